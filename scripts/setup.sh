@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs, idempotently, the Debian 12 packages the build, the demo and the tests need.
+# Prints nothing when everything is already there. Needs root (or sudo) only when installing.
+set -euo pipefail
+
+PKGS=(
+  pkg-config
+  # GStreamer: dev libraries for gstreamer-rs, plus the plugins the pipelines use.
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+  # Software Vulkan adapter (lavapipe) + loader for wgpu on GPU-less machines.
+  mesa-vulkan-drivers libvulkan1
+  # protoc for tonic/prost code generation.
+  protobuf-compiler
+  # Reading outputs back in tests and by hand.
+  ffmpeg
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  [[ "$p" == \#* ]] && continue
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then
+  SUDO="sudo"
+fi
+
+echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "setup: done" >&2
