@@ -57,7 +57,12 @@ pub struct UvRect {
 
 impl UvRect {
     /// The whole source.
-    pub const FULL: UvRect = UvRect { u: 0.0, v: 0.0, w: 1.0, h: 1.0 };
+    pub const FULL: UvRect = UvRect {
+        u: 0.0,
+        v: 0.0,
+        w: 1.0,
+        h: 1.0,
+    };
 }
 
 /// Straight (not premultiplied) RGBA colour, each component 0..=255, sRGB/video gamma.

@@ -17,9 +17,12 @@
 //! - Mid-transition changes start from where things are: the new transition's origin is the
 //!   interpolated plan at the moment of the change.
 
+mod even;
 mod geometry;
 mod model;
 mod plan;
+mod presets;
+mod validate;
 
 pub use geometry::{Rect, Rgba, Size, UvRect};
 pub use model::*;

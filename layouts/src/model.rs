@@ -96,7 +96,10 @@ pub struct ScoreBar {
 
 impl Default for ScoreBar {
     fn default() -> Self {
-        Self { position: BarPosition::Top, height_frac: 0.08 }
+        Self {
+            position: BarPosition::Top,
+            height_frac: 0.08,
+        }
     }
 }
 
@@ -178,7 +181,12 @@ pub struct Style {
 
 impl Default for Style {
     fn default() -> Self {
-        Self { gap: 0, corner_radius: 0, border: None, fit: Fit::Cover }
+        Self {
+            gap: 0,
+            corner_radius: 0,
+            border: None,
+            fit: Fit::Cover,
+        }
     }
 }
 
@@ -203,7 +211,9 @@ pub enum Background {
 
 impl Default for Background {
     fn default() -> Self {
-        Background::Color { color: default_bg() }
+        Background::Color {
+            color: default_bg(),
+        }
     }
 }
 
