@@ -70,7 +70,7 @@ pub(crate) fn build(scene: &Scene, canvas: Size) -> FramePlan {
             inputs,
             tile_aspect,
         } => {
-            out.grid(inputs, *tile_aspect, cw, ch, gap);
+            out.grid(inputs, *tile_aspect, canvas, gap);
         }
         Layout::Spotlight {
             main,
@@ -90,7 +90,7 @@ pub(crate) fn build(scene: &Scene, canvas: Size) -> FramePlan {
                         let max_h = (ch - (m + 1) * gap) as f64 / m as f64;
                         let (tw, th) = fit_aspect((sw - 2 * gap) as f64, max_h, 16.0, 9.0);
                         let total = m * th + (m - 1) * gap;
-                        let y0 = floor_even((ch - total) / 2);
+                        let y0 = centre(h, total, ch);
                         let x = cw - sw + gap + floor_even((sw - 2 * gap - tw) / 2);
                         for (j, o) in others.iter().enumerate() {
                             out.input(o, rect(x, y0 + j as i64 * (th + gap), tw, th), 0);
@@ -102,7 +102,7 @@ pub(crate) fn build(scene: &Scene, canvas: Size) -> FramePlan {
                         let max_w = (cw - (m + 1) * gap) as f64 / m as f64;
                         let (tw, th) = fit_aspect(max_w, (sh - 2 * gap) as f64, 16.0, 9.0);
                         let total = m * tw + (m - 1) * gap;
-                        let x0 = floor_even((cw - total) / 2);
+                        let x0 = centre(w, total, cw);
                         let y = ch - sh + gap + floor_even((sh - 2 * gap - th) / 2);
                         for (j, o) in others.iter().enumerate() {
                             out.input(o, rect(x0 + j as i64 * (tw + gap), y, tw, th), 0);
@@ -195,7 +195,9 @@ impl Builder {
         }
     }
 
-    fn grid(&mut self, inputs: &[String], aspect: (u32, u32), cw: i64, ch: i64, gap: i64) {
+    fn grid(&mut self, inputs: &[String], aspect: (u32, u32), canvas: Size, gap: i64) {
+        let (cw, ch) = work_area(canvas);
+        let (w, h) = (f64::from(canvas.w), f64::from(canvas.h));
         let n = inputs.len();
         if n == 0 {
             return;
@@ -206,17 +208,15 @@ impl Builder {
         let max_w = (cw - (c + 1) * gap) as f64 / c as f64;
         let max_h = (ch - (r + 1) * gap) as f64 / r as f64;
         let (tw, th) = fit_aspect(max_w, max_h, f64::from(aspect.0), f64::from(aspect.1));
-        let total_w = c * tw + (c + 1) * gap;
         let total_h = r * th + (r + 1) * gap;
-        let x0 = floor_even((cw - total_w) / 2);
-        let y0 = floor_even((ch - total_h) / 2);
+        let y0 = centre(h, total_h, ch);
         for (row, chunk) in inputs.chunks(cols).enumerate() {
+            // Every row is centred on its own, so an incomplete (last) row is centred too.
             let k = chunk.len() as i64;
-            // An incomplete (last) row is centred.
-            let shift = floor_even((c - k) * (tw + gap) / 2);
+            let x0 = centre(w, k * tw + (k + 1) * gap, cw);
             let y = y0 + gap + row as i64 * (th + gap);
             for (col, id) in chunk.iter().enumerate() {
-                let x = x0 + shift + gap + col as i64 * (tw + gap);
+                let x = x0 + gap + col as i64 * (tw + gap);
                 self.input(id, rect(x, y, tw, th), 0);
             }
         }
@@ -259,4 +259,12 @@ impl Builder {
             self.input(id, rect(x, y, iw, ih), 1 + i as i32);
         }
     }
+}
+
+/// Even start of a `span` centred on a canvas side of `real` pixels, kept inside the even
+/// work side `work` (so odd canvases still centre to within a pixel).
+fn centre(real: f64, span: i64, work: i64) -> i64 {
+    round_even_f((real - span as f64) / 2.0)
+        .min(work - span)
+        .max(0)
 }
