@@ -41,9 +41,9 @@ pub enum Layout {
     },
     /// Near-square grid of 0..=16 inputs, tiles keep `tile_aspect`, grid centred.
     Grid {
-        /// Inputs in reading order.
+        /// Inputs in reading order (0..=16).
         inputs: Vec<String>,
-        /// Tile aspect ratio as (w, h); default 16:9.
+        /// Tile aspect ratio as (w, h), each 1..=100_000; default 16:9.
         #[serde(default = "default_tile_aspect")]
         tile_aspect: (u32, u32),
     },
@@ -73,13 +73,13 @@ pub enum Layout {
         /// Inset width as a fraction of the canvas width, 0.05..=0.5.
         #[serde(default = "default_pip_frac")]
         size_frac: f32,
-        /// Margin from the canvas edges and between insets, pixels.
+        /// Margin from the canvas edges and between insets, pixels (rounded up to even).
         #[serde(default = "default_margin")]
         margin: u32,
     },
     /// Absolute rects chosen by the producer.
     Custom {
-        /// The items, drawn by `z` then list order.
+        /// The items (0..=16, distinct inputs), drawn by `z` then list order.
         items: Vec<CustomItem>,
     },
 }
@@ -165,7 +165,7 @@ pub struct Border {
 /// Styling of input tiles in presets.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Style {
-    /// Gap between tiles and around the grid, pixels (0..=256).
+    /// Gap between tiles and around the grid, pixels (0..=256; rounded up to even).
     #[serde(default)]
     pub gap: u32,
     /// Rounded corner radius, pixels (0..=512).
@@ -251,7 +251,7 @@ pub struct CustomItem {
     /// 0..=1.
     #[serde(default = "one")]
     pub opacity: f32,
-    /// Pixels.
+    /// Rounded corner radius in pixels, 0..=512.
     #[serde(default)]
     pub corner_radius: u32,
     /// Optional border.

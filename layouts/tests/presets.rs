@@ -649,9 +649,9 @@ fn place_cover() {
     assert_eq!(portrait.dest, c);
     let want = UvRect {
         u: 0.0,
-        v: 0.341_796_875,
+        v: 175.0 / 512.0,
         w: 1.0,
-        h: 0.316_406_25,
+        h: 81.0 / 256.0,
     };
     assert!(close(portrait.crop, want), "{:?}", portrait.crop);
     let four_three = draw(c, Fit::Cover).place(Size::new(640, 480));

@@ -101,7 +101,12 @@ pub fn item_of<'a>(p: &'a FramePlan, key: &str) -> &'a DrawItem {
 
 /// Whether a rect is even with w, h >= 2.
 pub fn is_even(r: Rect) -> bool {
-    r.x % 2 == 0 && r.y % 2 == 0 && r.w % 2 == 0 && r.h % 2 == 0 && r.w >= 2 && r.h >= 2
+    r.x % 2 == 0
+        && r.y % 2 == 0
+        && r.w.is_multiple_of(2)
+        && r.h.is_multiple_of(2)
+        && r.w >= 2
+        && r.h >= 2
 }
 
 /// Whether `r` lies inside a `w`×`h` canvas.
