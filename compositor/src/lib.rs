@@ -1,1 +1,9 @@
-//! compositor
+//! # compositor — the server
+//!
+//! Rooms: [`frame`] (raw media buffers), [`gpu`] (wgpu renderer), [`output`] (GStreamer
+//! encoding and muxing), [`session`] (the engine: output clock, input slots, commands),
+//! [`synthetic`] (test hosts), [`demo`] and [`bench`] (the CLI's jobs). WHIP ingest, alignment
+//! and the gRPC server plug into [`session`] (see its module doc).
+
+pub mod frame;
+pub mod gpu;

@@ -31,7 +31,10 @@ pub struct MixerConfig {
 
 impl Default for MixerConfig {
     fn default() -> Self {
-        Self { sample_rate: 48_000, channels: 2 }
+        Self {
+            sample_rate: 48_000,
+            channels: 2,
+        }
     }
 }
 

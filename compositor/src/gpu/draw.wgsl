@@ -1,0 +1,110 @@
+// Draws one plan item (an I420 input, an RGBA image or a solid colour) onto the canvas.
+// Canvas: Rgba16Float, premultiplied alpha, video-gamma R'G'B' (no linearisation: the same
+// space broadcast mixers blend in). Coordinates: pixels, origin top-left.
+
+struct Item {
+    dest: vec4<f32>,          // x, y, w, h of the placed rect, pixels
+    crop: vec4<f32>,          // u, v, w, h in the source, 0..1
+    canvas: vec4<f32>,        // canvas w, h, 1/w, 1/h
+    color: vec4<f32>,         // solid colour, straight alpha
+    border_color: vec4<f32>,  // straight alpha
+    params: vec4<f32>,        // opacity, corner radius px, border width px, unused
+    taps: vec4<f32>,          // taps x, taps y, uv step per output pixel x, y
+    mode: vec4<u32>,          // 0 = I420, 1 = RGBA image, 2 = solid; matrix 0 = 709, 1 = 601
+};
+
+@group(0) @binding(0) var<uniform> item: Item;
+@group(1) @binding(0) var t0: texture_2d<f32>;   // Y plane, or the RGBA image
+@group(1) @binding(1) var t1: texture_2d<f32>;   // U plane
+@group(1) @binding(2) var t2: texture_2d<f32>;   // V plane
+@group(1) @binding(3) var samp: sampler;
+
+struct VsOut {
+    @builtin(position) pos: vec4<f32>,
+    @location(0) local: vec2<f32>,   // pixels from the rect's top-left
+    @location(1) uv: vec2<f32>,
+};
+
+@vertex
+fn vs_main(@builtin(vertex_index) vi: u32) -> VsOut {
+    var corners = array<vec2<f32>, 6>(
+        vec2<f32>(0.0, 0.0), vec2<f32>(1.0, 0.0), vec2<f32>(0.0, 1.0),
+        vec2<f32>(0.0, 1.0), vec2<f32>(1.0, 0.0), vec2<f32>(1.0, 1.0),
+    );
+    let c = corners[vi];
+    let px = item.dest.xy + c * item.dest.zw;
+    let ndc = vec2<f32>(px.x * item.canvas.z * 2.0 - 1.0, 1.0 - px.y * item.canvas.w * 2.0);
+    var out: VsOut;
+    out.pos = vec4<f32>(ndc, 0.0, 1.0);
+    out.local = c * item.dest.zw;
+    out.uv = item.crop.xy + c * item.crop.zw;
+    return out;
+}
+
+fn yuv_to_rgb(y8: f32, u8: f32, v8: f32, matrix: u32) -> vec3<f32> {
+    // Limited range: Y 16..235, C 16..240 (as 0..1 texture values * 255).
+    let y = (y8 * 255.0 - 16.0) / 219.0;
+    let cb = (u8 * 255.0 - 128.0) / 224.0;
+    let cr = (v8 * 255.0 - 128.0) / 224.0;
+    var kr = 0.2126;
+    var kb = 0.0722;
+    if (matrix == 1u) {
+        kr = 0.299;
+        kb = 0.114;
+    }
+    let kg = 1.0 - kr - kb;
+    let r = y + 2.0 * (1.0 - kr) * cr;
+    let b = y + 2.0 * (1.0 - kb) * cb;
+    let g = (y - kr * r - kb * b) / kg;
+    return vec3<f32>(r, g, b);
+}
+
+// Signed distance from p to a rounded box of half-size b and radius r (negative inside).
+fn rounded_box_sdf(p: vec2<f32>, b: vec2<f32>, r: f32) -> f32 {
+    let q = abs(p) - b + vec2<f32>(r, r);
+    return length(max(q, vec2<f32>(0.0, 0.0))) + min(max(q.x, q.y), 0.0) - r;
+}
+
+fn sample_content(uv: vec2<f32>) -> vec4<f32> {
+    let mode = item.mode.x;
+    if (mode == 2u) {
+        return item.color;
+    }
+    // Box filter over n x n bilinear taps when downscaling (n = ceil(scale), <= 4).
+    let nx = i32(item.taps.x);
+    let ny = i32(item.taps.y);
+    let step = item.taps.zw;
+    var acc = vec4<f32>(0.0, 0.0, 0.0, 0.0);
+    for (var j = 0; j < ny; j = j + 1) {
+        for (var i = 0; i < nx; i = i + 1) {
+            let off = vec2<f32>((f32(i) + 0.5) / f32(nx) - 0.5, (f32(j) + 0.5) / f32(ny) - 0.5) * step;
+            let p = uv + off;
+            if (mode == 0u) {
+                let y = textureSampleLevel(t0, samp, p, 0.0).r;
+                let u = textureSampleLevel(t1, samp, p, 0.0).r;
+                let v = textureSampleLevel(t2, samp, p, 0.0).r;
+                acc = acc + vec4<f32>(yuv_to_rgb(y, u, v, item.mode.y), 1.0);
+            } else {
+                acc = acc + textureSampleLevel(t0, samp, p, 0.0);
+            }
+        }
+    }
+    return acc / f32(nx * ny);
+}
+
+@fragment
+fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
+    var c = sample_content(in.uv);   // straight alpha
+    let half = item.dest.zw * 0.5;
+    let radius = min(item.params.y, min(half.x, half.y));
+    let d = rounded_box_sdf(in.local - half, half, radius);
+    let coverage = clamp(0.5 - d, 0.0, 1.0);
+    let bw = item.params.z;
+    if (bw > 0.0) {
+        // Border: the band -bw < d <= 0, antialiased on its inner edge.
+        let inner = clamp(-d - bw + 0.5, 0.0, 1.0);
+        c = mix(item.border_color, c, inner);
+    }
+    let a = c.a * coverage * item.params.x;
+    return vec4<f32>(c.rgb * a, a);
+}
