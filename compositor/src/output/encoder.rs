@@ -1,0 +1,395 @@
+//! One encode per session through GStreamer:
+//!
+//! ```text
+//! appsrc(I420) ─ queue ─ x264enc tune=zerolatency | nvh264enc ─ h264parse ─ tee ─┬ queue ─ mp4mux(fragmented) ─ filesink
+//! appsrc(F32)  ─ queue ─ audioconvert ─ audioresample ─ avenc_aac ─ aacparse ─ tee ─┴ queue ─ flvmux ─ filesink
+//! ```
+//!
+//! Timestamps: buffers carry the session-clock pts as GStreamer running time (0 = first
+//! tick). MP4 is written fragmented (`fragment-duration` 1 s, moov first), so a crash leaves a
+//! file playable up to the last complete fragment. Pipeline errors come back as
+//! [`OutputError`]s from the next push or from `finish`, never as panics.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+use tracing::{info, warn};
+
+use super::{OutputError, OutputSink, SinkStats};
+use crate::frame::{ColorMatrix, I420Frame};
+
+/// Which H.264 encoder element to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncoderKind {
+    /// `nvh264enc` when the element exists and opens, else `x264enc`.
+    #[default]
+    Auto,
+    /// Always `x264enc`.
+    X264,
+    /// `nvh264enc` or an error.
+    Nvh264,
+}
+
+impl std::str::FromStr for EncoderKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "x264" => Ok(Self::X264),
+            "nvh264" | "nvenc" => Ok(Self::Nvh264),
+            o => Err(format!("unknown encoder {o:?}: use auto, x264 or nvh264")),
+        }
+    }
+}
+
+/// Encoder settings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EncoderSettings {
+    /// Which encoder.
+    pub kind: EncoderKind,
+    /// Video bitrate, kbit/s.
+    pub video_kbps: u32,
+    /// x264 speed preset (ultrafast … veryslow).
+    pub preset: String,
+    /// Keyframe interval in frames.
+    pub keyframe_interval: u32,
+    /// AAC bitrate, bit/s.
+    pub audio_bps: u32,
+}
+
+impl Default for EncoderSettings {
+    fn default() -> Self {
+        Self { kind: EncoderKind::Auto, video_kbps: 4000, preset: "veryfast".into(), keyframe_interval: 60, audio_bps: 128_000 }
+    }
+}
+
+/// Files to write.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutputFiles {
+    /// Fragmented MP4 path.
+    pub mp4: Option<PathBuf>,
+    /// FLV path.
+    pub flv: Option<PathBuf>,
+}
+
+/// Stream formats the encoder is fed.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamFormat {
+    /// Canvas width.
+    pub width: u32,
+    /// Canvas height.
+    pub height: u32,
+    /// Frame rate numerator.
+    pub fps_num: u32,
+    /// Frame rate denominator.
+    pub fps_den: u32,
+    /// Output matrix.
+    pub matrix: ColorMatrix,
+    /// Mix rate.
+    pub sample_rate: u32,
+    /// Mix channels.
+    pub channels: u16,
+}
+
+/// The GStreamer encode + mux pipeline.
+pub struct GstEncoder {
+    pipeline: gst::Pipeline,
+    vsrc: gst_app::AppSrc,
+    asrc: gst_app::AppSrc,
+    live: bool,
+    max_video_bytes: u64,
+    max_audio_bytes: u64,
+    stats: SinkStats,
+    finished: bool,
+    last_drop_log: Option<Instant>,
+    encoder_name: String,
+}
+
+impl std::fmt::Debug for GstEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GstEncoder({})", self.encoder_name)
+    }
+}
+
+fn make(factory: &str, name: Option<&str>) -> Result<gst::Element, OutputError> {
+    let mut b = gst::ElementFactory::make(factory);
+    if let Some(n) = name {
+        b = b.name(n);
+    }
+    b.build().map_err(|_| {
+        OutputError::Setup(format!(
+            "GStreamer element {factory:?} is missing; run scripts/setup.sh (plugins base/good/bad/ugly/libav)"
+        ))
+    })
+}
+
+fn link(a: &gst::Element, b: &gst::Element) -> Result<(), OutputError> {
+    a.link(b).map_err(|e| OutputError::Setup(format!("cannot link {} to {}: {e}", a.name(), b.name())))
+}
+
+/// Initialises GStreamer once (safe to call often).
+pub fn init_gstreamer() -> Result<(), OutputError> {
+    gst::init().map_err(|e| OutputError::Setup(e.to_string()))
+}
+
+/// True if `factory` exists in this GStreamer installation.
+pub fn has_element(factory: &str) -> bool {
+    init_gstreamer().is_ok() && gst::ElementFactory::find(factory).is_some()
+}
+
+fn video_encoder(settings: &EncoderSettings, fmt: &StreamFormat) -> Result<gst::Element, OutputError> {
+    let want_nv = match settings.kind {
+        EncoderKind::X264 => false,
+        EncoderKind::Nvh264 => true,
+        EncoderKind::Auto => has_element("nvh264enc"),
+    };
+    if want_nv {
+        match make("nvh264enc", Some("venc")) {
+            Ok(e) => {
+                e.set_property("bitrate", settings.video_kbps);
+                e.set_property("gop-size", settings.keyframe_interval.min(i32::MAX as u32) as i32);
+                if e.has_property("zerolatency") {
+                    e.set_property("zerolatency", true);
+                }
+                if e.has_property("bframes") {
+                    e.set_property("bframes", 0u32);
+                }
+                return Ok(e);
+            }
+            Err(err) if settings.kind == EncoderKind::Nvh264 => return Err(err),
+            Err(_) => {}
+        }
+    }
+    let e = make("x264enc", Some("venc"))?;
+    e.set_property_from_str("tune", "zerolatency");
+    e.set_property_from_str("speed-preset", &settings.preset);
+    e.set_property("bitrate", settings.video_kbps);
+    e.set_property("key-int-max", settings.keyframe_interval);
+    let _ = fmt;
+    Ok(e)
+}
+
+impl GstEncoder {
+    /// Builds and starts the pipeline. `live` = real-time mode (drop when full) vs offline
+    /// (block when full).
+    pub fn new(fmt: StreamFormat, settings: &EncoderSettings, files: &OutputFiles, live: bool) -> Result<Self, OutputError> {
+        init_gstreamer()?;
+        if files.mp4.is_none() && files.flv.is_none() {
+            return Err(OutputError::Setup("no output file given".into()));
+        }
+        if settings.preset.is_empty() || settings.video_kbps == 0 || settings.keyframe_interval == 0 {
+            return Err(OutputError::Setup("encoder settings: preset, bitrate and keyframe interval must be set".into()));
+        }
+        let pipeline = gst::Pipeline::with_name("encode");
+        let colorimetry = match fmt.matrix {
+            ColorMatrix::Bt709 => "bt709",
+            ColorMatrix::Bt601 => "bt601",
+        };
+        let vcaps = gst::Caps::builder("video/x-raw")
+            .field("format", "I420")
+            .field("width", fmt.width as i32)
+            .field("height", fmt.height as i32)
+            .field("framerate", gst::Fraction::new(fmt.fps_num as i32, fmt.fps_den as i32))
+            .field("colorimetry", colorimetry)
+            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+            .build();
+        let acaps = gst::Caps::builder("audio/x-raw")
+            .field("format", "F32LE")
+            .field("layout", "interleaved")
+            .field("rate", fmt.sample_rate as i32)
+            .field("channels", i32::from(fmt.channels))
+            .build();
+        let frame_bytes = I420Frame::byte_len(fmt.width, fmt.height) as u64;
+        let max_video_bytes = frame_bytes * 8;
+        let max_audio_bytes = u64::from(fmt.sample_rate) * u64::from(fmt.channels) * 4; // 1 s
+        let mk_src = |name: &str, caps: &gst::Caps, max: u64| {
+            let src = gst_app::AppSrc::builder()
+                .name(name)
+                .caps(caps)
+                .format(gst::Format::Time)
+                .is_live(live)
+                .block(!live)
+                .max_bytes(max)
+                .build();
+            src
+        };
+        let vsrc = mk_src("vsrc", &vcaps, max_video_bytes);
+        let asrc = mk_src("asrc", &acaps, max_audio_bytes);
+        let vq = make("queue", Some("vq"))?;
+        let venc = video_encoder(settings, &fmt)?;
+        let encoder_name = venc.factory().map(|f| f.name().to_string()).unwrap_or_default();
+        let vparse = make("h264parse", None)?;
+        let vtee = make("tee", Some("vtee"))?;
+        let aq = make("queue", Some("aq"))?;
+        let aconv = make("audioconvert", None)?;
+        let ares = make("audioresample", None)?;
+        let aenc = make("avenc_aac", Some("aenc"))?;
+        aenc.set_property("bitrate", settings.audio_bps as i32);
+        let aparse = make("aacparse", None)?;
+        let atee = make("tee", Some("atee"))?;
+        pipeline
+            .add_many([vsrc.upcast_ref(), &vq, &venc, &vparse, &vtee, asrc.upcast_ref(), &aq, &aconv, &ares, &aenc, &aparse, &atee])
+            .map_err(|e| OutputError::Setup(e.to_string()))?;
+        gst::Element::link_many([vsrc.upcast_ref(), &vq, &venc, &vparse, &vtee])
+            .map_err(|e| OutputError::Setup(format!("video chain: {e}")))?;
+        gst::Element::link_many([asrc.upcast_ref(), &aq, &aconv, &ares, &aenc, &aparse, &atee])
+            .map_err(|e| OutputError::Setup(format!("audio chain: {e}")))?;
+
+        let mut add_file = |mux: gst::Element, path: &PathBuf| -> Result<(), OutputError> {
+            let sink = make("filesink", None)?;
+            sink.set_property("location", path.to_string_lossy().to_string());
+            sink.set_property("async", false);
+            let qv = make("queue", None)?;
+            let qa = make("queue", None)?;
+            pipeline.add_many([&mux, &sink, &qv, &qa]).map_err(|e| OutputError::Setup(e.to_string()))?;
+            link(&vtee, &qv)?;
+            link(&atee, &qa)?;
+            link(&qv, &mux)?;
+            link(&qa, &mux)?;
+            link(&mux, &sink)?;
+            Ok(())
+        };
+        if let Some(p) = &files.mp4 {
+            let mux = make("mp4mux", None)?;
+            // Fragmented: moov up front, one moof+mdat per second.
+            mux.set_property("fragment-duration", 1000u32);
+            mux.set_property("streamable", true);
+            add_file(mux, p)?;
+        }
+        if let Some(p) = &files.flv {
+            let mux = make("flvmux", None)?;
+            mux.set_property("streamable", true);
+            add_file(mux, p)?;
+        }
+        pipeline.set_state(gst::State::Playing).map_err(|e| OutputError::Setup(format!("pipeline would not start: {e}")))?;
+        info!(encoder = %encoder_name, width = fmt.width, height = fmt.height, fps = fmt.fps_num / fmt.fps_den.max(1), ?files, "encoder started");
+        let enc = GstEncoder {
+            pipeline,
+            vsrc,
+            asrc,
+            live,
+            max_video_bytes,
+            max_audio_bytes,
+            stats: SinkStats::default(),
+            finished: false,
+            last_drop_log: None,
+            encoder_name,
+        };
+        enc.check_bus()?;
+        Ok(enc)
+    }
+
+    /// The H.264 encoder element in use.
+    pub fn encoder_name(&self) -> &str {
+        &self.encoder_name
+    }
+
+    fn check_bus(&self) -> Result<(), OutputError> {
+        let Some(bus) = self.pipeline.bus() else { return Ok(()) };
+        if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
+            return Err(bus_error(&msg));
+        }
+        Ok(())
+    }
+
+    fn log_drop(&mut self, what: &str) {
+        let now = Instant::now();
+        if self.last_drop_log.is_none_or(|t| now - t > Duration::from_secs(5)) {
+            self.last_drop_log = Some(now);
+            warn!(what, video_dropped = self.stats.video_dropped, audio_dropped = self.stats.audio_dropped, "encoder queue full: dropping");
+        }
+    }
+}
+
+fn bus_error(msg: &gst::Message) -> OutputError {
+    match msg.view() {
+        gst::MessageView::Error(e) => OutputError::Pipeline {
+            element: msg.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
+            message: e.error().to_string(),
+            debug: e.debug().map(|d| d.to_string()).unwrap_or_default(),
+        },
+        _ => OutputError::Flow("unexpected bus message".into()),
+    }
+}
+
+fn clock_time(d: Duration) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(d.as_nanos().min(u128::from(u64::MAX)) as u64)
+}
+
+impl OutputSink for GstEncoder {
+    fn push_video(&mut self, frame: &I420Frame, pts: Duration, duration: Duration) -> Result<(), OutputError> {
+        self.check_bus()?;
+        if self.live && self.vsrc.current_level_bytes() >= self.max_video_bytes {
+            self.stats.video_dropped += 1;
+            self.log_drop("video");
+            return Ok(());
+        }
+        let mut buf = gst::Buffer::with_size(frame.data().len()).map_err(|e| OutputError::Flow(e.to_string()))?;
+        {
+            let b = buf.get_mut().ok_or_else(|| OutputError::Flow("buffer not writable".into()))?;
+            b.set_pts(clock_time(pts));
+            b.set_duration(clock_time(duration));
+            let mut map = b.map_writable().map_err(|e| OutputError::Flow(e.to_string()))?;
+            map.copy_from_slice(frame.data());
+        }
+        self.vsrc.push_buffer(buf).map_err(|e| OutputError::Flow(format!("video: {e:?}")))?;
+        self.stats.video_frames += 1;
+        Ok(())
+    }
+
+    fn push_audio(&mut self, samples: &[f32], pts: Duration) -> Result<(), OutputError> {
+        if self.live && self.asrc.current_level_bytes() >= self.max_audio_bytes {
+            self.stats.audio_dropped += 1;
+            self.log_drop("audio");
+            return Ok(());
+        }
+        let bytes: &[u8] = bytemuck::cast_slice(samples);
+        let mut buf = gst::Buffer::with_size(bytes.len()).map_err(|e| OutputError::Flow(e.to_string()))?;
+        {
+            let b = buf.get_mut().ok_or_else(|| OutputError::Flow("buffer not writable".into()))?;
+            b.set_pts(clock_time(pts));
+            let mut map = b.map_writable().map_err(|e| OutputError::Flow(e.to_string()))?;
+            map.copy_from_slice(bytes);
+        }
+        self.asrc.push_buffer(buf).map_err(|e| OutputError::Flow(format!("audio: {e:?}")))?;
+        self.stats.audio_blocks += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), OutputError> {
+        if self.finished {
+            return Ok(());
+        }
+        self.finished = true;
+        let _ = self.vsrc.end_of_stream();
+        let _ = self.asrc.end_of_stream();
+        let timeout = Duration::from_secs(30);
+        let result = match self.pipeline.bus() {
+            Some(bus) => match bus.timed_pop_filtered(clock_time(timeout), &[gst::MessageType::Eos, gst::MessageType::Error]) {
+                Some(msg) if msg.type_() == gst::MessageType::Eos => Ok(()),
+                Some(msg) => Err(bus_error(&msg)),
+                None => Err(OutputError::Timeout(timeout)),
+            },
+            None => Ok(()),
+        };
+        let _ = self.pipeline.set_state(gst::State::Null);
+        info!(frames = self.stats.video_frames, dropped = self.stats.video_dropped, "encoder finished");
+        result
+    }
+
+    fn stats(&self) -> SinkStats {
+        self.stats
+    }
+}
+
+impl Drop for GstEncoder {
+    fn drop(&mut self) {
+        if !self.finished {
+            let _ = self.pipeline.set_state(gst::State::Null);
+        }
+    }
+}
