@@ -31,7 +31,10 @@ pub struct MixerConfig {
 
 impl Default for MixerConfig {
     fn default() -> Self {
-        Self { sample_rate: 48_000, channels: 2 }
+        Self {
+            sample_rate: 48_000,
+            channels: 2,
+        }
     }
 }
 
@@ -58,8 +61,6 @@ pub enum MixError {
     Invalid(String),
 }
 
-/// The mixer (helper implements).
-#[derive(Debug)]
-pub struct Mixer {
-    _cfg: MixerConfig,
-}
+mod mixer;
+
+pub use crate::mixer::Mixer;
