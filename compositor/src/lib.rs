@@ -8,3 +8,5 @@
 pub mod frame;
 pub mod gpu;
 pub mod output;
+pub mod session;
+pub mod synthetic;

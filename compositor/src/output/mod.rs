@@ -8,9 +8,11 @@
 //! (backpressure, so nothing is lost).
 
 mod encoder;
+mod snapshot;
 
 use std::time::Duration;
 
+pub use snapshot::{SnapshotTap, save_png};
 pub use encoder::{EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat, has_element, init_gstreamer};
 
 use crate::frame::I420Frame;

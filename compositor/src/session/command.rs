@@ -1,0 +1,98 @@
+//! Commands a controller (gRPC, the demo, tests) sends to a running session, and why one can
+//! be refused. Each command is validated whole on the session thread and applied atomically
+//! at a frame boundary (or at the first frame at/after its requested output time); a refused
+//! command changes nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use layouts::{Background, Scene, Transition};
+
+use super::input::InputSender;
+
+/// A change to a running session.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Switch the scene, cutting or with a transition.
+    SetScene {
+        /// New scene (its inputs and images must exist).
+        scene: Scene,
+        /// Animation; None = cut.
+        transition: Option<Transition>,
+    },
+    /// Replace only the background of the current scene.
+    SetBackground(Background),
+    /// Create an input slot; the reply carries its [`InputSender`].
+    AddInput {
+        /// New id (1..=128 bytes).
+        id: String,
+    },
+    /// Delete an input slot not used by the current scene.
+    RemoveInput {
+        /// Its id.
+        id: String,
+    },
+    /// Register (or replace) an image that scenes can reference by id.
+    RegisterImage {
+        /// Id.
+        id: String,
+        /// Decoded pixels (straight alpha).
+        image: Arc<image::RgbaImage>,
+    },
+    /// Forget an image not used by the current scene.
+    RemoveImage {
+        /// Id.
+        id: String,
+    },
+    /// Set an input's mix gain in dB.
+    SetGain {
+        /// Input id.
+        id: String,
+        /// Gain, dB.
+        db: f32,
+    },
+    /// Mute or unmute an input in the mix.
+    SetMute {
+        /// Input id.
+        id: String,
+        /// Muted?
+        mute: bool,
+    },
+    /// End the session (outputs finalised).
+    Stop,
+}
+
+/// What a successful command gives back.
+#[derive(Debug)]
+pub enum CommandReply {
+    /// Applied.
+    Done {
+        /// Output time of the first frame it shows in.
+        applied_at: Duration,
+    },
+    /// Input created.
+    Input(InputSender),
+}
+
+/// Why a command was refused (nothing changed).
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum CommandError {
+    /// A field is out of range or malformed.
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+    /// An id that does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// An id that already exists.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// Not allowed in the current state.
+    #[error("failed precondition: {0}")]
+    FailedPrecondition(String),
+    /// A limit is reached.
+    #[error("resource exhausted: {0}")]
+    Exhausted(String),
+    /// The session has ended.
+    #[error("the session has ended")]
+    SessionEnded,
+}

@@ -1,0 +1,506 @@
+//! The session thread: output clock, input draining, command application, render and mix
+//! ticks, and pushing to the sink. See the module doc of [`crate::session`] for the contract.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
+use layouts::{Content, LayoutEngine, Scene};
+use mixer::{InputFormat, Mixer};
+use tracing::{info, warn};
+
+use super::command::{Command, CommandError, CommandReply};
+use super::config::{ClockMode, SessionConfig};
+use super::input::{InputCounters, InputMessage, InputSender};
+use super::{Envelope, SessionError, SessionReport, SharedStats};
+use crate::frame::{I420Frame, VideoFrame};
+use crate::gpu::{FrameSource, ImageAsset, Renderer};
+use crate::output::OutputSink;
+
+/// Mix tick length.
+pub const MIX_TICK: Duration = Duration::from_millis(10);
+
+struct Slot {
+    rx: Option<Receiver<InputMessage>>,
+    counters: Arc<InputCounters>,
+    queue: VecDeque<VideoFrame>,
+    current: Option<(VideoFrame, u64)>,
+    /// Session time at which `current` became current.
+    shown_since: Duration,
+    /// Latest message time received (offline waiting); None before any.
+    horizon: Option<Duration>,
+    ended: bool,
+    audio_fmt: Option<InputFormat>,
+}
+
+struct SlotView<'a> {
+    slots: &'a BTreeMap<String, Slot>,
+    now: Duration,
+    stall: Duration,
+}
+
+impl FrameSource for SlotView<'_> {
+    fn frame(&self, input: &str) -> Option<(&VideoFrame, u64)> {
+        let s = self.slots.get(input)?;
+        let (f, seq) = s.current.as_ref()?;
+        // Hold the last frame, then show the placeholder once it is older than the timeout.
+        if self.now.saturating_sub(s.shown_since.max(f.pts)) > self.stall {
+            return None;
+        }
+        Some((f, *seq))
+    }
+}
+
+pub(super) struct Engine {
+    cfg: SessionConfig,
+    renderer: Renderer,
+    layout: LayoutEngine,
+    images: HashMap<String, ImageAsset>,
+    image_generation: u64,
+    slots: BTreeMap<String, Slot>,
+    mixer: Mixer,
+    sink: Box<dyn OutputSink>,
+    out_frame: I420Frame,
+    audio_buf: Vec<f32>,
+    cmd_rx: Receiver<Envelope>,
+    pending: Vec<Envelope>,
+    stats: Arc<SharedStats>,
+    next_seq: u64,
+    mix_errors: u64,
+}
+
+impl Engine {
+    pub(super) fn new(
+        cfg: SessionConfig,
+        renderer: Renderer,
+        sink: Box<dyn OutputSink>,
+        cmd_rx: Receiver<Envelope>,
+        stats: Arc<SharedStats>,
+    ) -> Result<(Engine, Vec<InputSender>), SessionError> {
+        let layout = LayoutEngine::new(cfg.canvas, cfg.scene.clone()).map_err(|e| SessionError::Config(format!("scene: {e}")))?;
+        let mixer = Mixer::new(cfg.mixer).map_err(|e| SessionError::Config(format!("mixer: {e}")))?;
+        let block = mixer.block_frames() * usize::from(mixer.channels());
+        let out_frame = I420Frame::black(cfg.canvas.w, cfg.canvas.h).map_err(|e| SessionError::Config(e.to_string()))?;
+        let mut engine = Engine {
+            renderer,
+            layout,
+            images: HashMap::new(),
+            image_generation: 0,
+            slots: BTreeMap::new(),
+            mixer,
+            sink,
+            out_frame,
+            audio_buf: vec![0.0; block],
+            cmd_rx,
+            pending: Vec::new(),
+            stats,
+            next_seq: 1,
+            mix_errors: 0,
+            cfg,
+        };
+        let mut senders = Vec::new();
+        for id in engine.cfg.initial_inputs.clone() {
+            senders.push(engine.add_input(&id).map_err(|e| SessionError::Config(e.to_string()))?);
+        }
+        for (at, cmd) in std::mem::take(&mut engine.cfg.scheduled) {
+            let (reply, _) = crossbeam_channel::bounded(1);
+            engine.pending.push(Envelope { cmd, at: Some(at), reply });
+        }
+        // The initial scene may only reference initial inputs.
+        engine.check_scene_refs(&engine.cfg.scene.clone()).map_err(|e| SessionError::Config(e.to_string()))?;
+        Ok((engine, senders))
+    }
+
+    fn add_input(&mut self, id: &str) -> Result<InputSender, CommandError> {
+        if id.is_empty() || id.len() > 128 || id.chars().any(|c| c.is_control()) {
+            return Err(CommandError::Invalid(format!("input id {id:?}: must be 1..=128 printable bytes")));
+        }
+        if self.slots.contains_key(id) {
+            return Err(CommandError::AlreadyExists(format!("input {id:?}")));
+        }
+        if self.slots.len() >= 64 {
+            return Err(CommandError::Exhausted("at most 64 inputs per session".into()));
+        }
+        let (tx, rx) = crossbeam_channel::bounded(self.cfg.input_queue);
+        let counters = Arc::new(InputCounters::default());
+        self.stats.inputs.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), counters.clone());
+        self.slots.insert(
+            id.to_string(),
+            Slot {
+                rx: Some(rx),
+                counters: counters.clone(),
+                queue: VecDeque::new(),
+                current: None,
+                shown_since: Duration::ZERO,
+                horizon: None,
+                ended: false,
+                audio_fmt: None,
+            },
+        );
+        info!(input = id, "input slot added");
+        Ok(InputSender::new(id, tx, self.cfg.clock == ClockMode::Offline, counters))
+    }
+
+    fn check_scene_refs(&self, scene: &Scene) -> Result<(), CommandError> {
+        let plan = layouts::plan(scene, self.cfg.canvas).map_err(|e| CommandError::Invalid(e.to_string()))?;
+        for item in &plan.items {
+            match &item.content {
+                Content::Input(id) if !self.slots.contains_key(id) => {
+                    return Err(CommandError::NotFound(format!("input {id:?} (add it before using it in a layout)")));
+                }
+                Content::Image(id) if !self.images.contains_key(id) => {
+                    return Err(CommandError::NotFound(format!("image {id:?} (register it before using it)")));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn scene_uses(&self, content: &Content) -> bool {
+        layouts::plan(self.layout.scene(), self.cfg.canvas)
+            .map(|p| p.items.iter().any(|i| &i.content == content))
+            .unwrap_or(false)
+    }
+
+    fn apply(&mut self, cmd: Command, now: Duration) -> Result<CommandReply, CommandError> {
+        let done = Ok(CommandReply::Done { applied_at: now });
+        match cmd {
+            Command::SetScene { scene, transition } => {
+                self.check_scene_refs(&scene)?;
+                self.layout.set_scene(scene, transition, now).map_err(|e| CommandError::Invalid(e.to_string()))?;
+                info!(at = ?now, "scene applied");
+                done
+            }
+            Command::SetBackground(bg) => {
+                let mut scene = self.layout.scene().clone();
+                scene.background = bg;
+                self.check_scene_refs(&scene)?;
+                self.layout.set_scene(scene, None, now).map_err(|e| CommandError::Invalid(e.to_string()))?;
+                done
+            }
+            Command::AddInput { id } => self.add_input(&id).map(CommandReply::Input),
+            Command::RemoveInput { id } => {
+                if !self.slots.contains_key(&id) {
+                    return Err(CommandError::NotFound(format!("input {id:?}")));
+                }
+                if self.scene_uses(&Content::Input(id.clone())) {
+                    return Err(CommandError::FailedPrecondition(format!("input {id:?} is in the current layout; change the layout first")));
+                }
+                self.slots.remove(&id);
+                let _ = self.mixer.remove_input(&id);
+                self.stats.inputs.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                info!(input = %id, "input slot removed");
+                done
+            }
+            Command::RegisterImage { id, image } => {
+                if id.is_empty() || id.len() > 128 {
+                    return Err(CommandError::Invalid(format!("image id {id:?}: must be 1..=128 bytes")));
+                }
+                let (w, h) = image.dimensions();
+                if w == 0 || h == 0 || w > 8192 || h > 8192 {
+                    return Err(CommandError::Invalid(format!("image {id:?} is {w}x{h}: sides must be 1..=8192")));
+                }
+                if !self.images.contains_key(&id) && self.images.len() >= 256 {
+                    return Err(CommandError::Exhausted("at most 256 images per session".into()));
+                }
+                self.image_generation += 1;
+                self.images.insert(id, ImageAsset { generation: self.image_generation, rgba: image });
+                done
+            }
+            Command::RemoveImage { id } => {
+                if !self.images.contains_key(&id) {
+                    return Err(CommandError::NotFound(format!("image {id:?}")));
+                }
+                if self.scene_uses(&Content::Image(id.clone())) {
+                    return Err(CommandError::FailedPrecondition(format!("image {id:?} is in the current scene")));
+                }
+                self.images.remove(&id);
+                self.renderer.drop_image(&id);
+                done
+            }
+            Command::SetGain { id, db } => {
+                if !self.slots.contains_key(&id) {
+                    return Err(CommandError::NotFound(format!("input {id:?}")));
+                }
+                if self.slots.get(&id).and_then(|s| s.audio_fmt).is_none() {
+                    return Err(CommandError::FailedPrecondition(format!("input {id:?} has no audio yet")));
+                }
+                self.mixer.set_gain_db(&id, db).map_err(|e| CommandError::Invalid(e.to_string()))?;
+                done
+            }
+            Command::SetMute { id, mute } => {
+                if !self.slots.contains_key(&id) {
+                    return Err(CommandError::NotFound(format!("input {id:?}")));
+                }
+                if self.slots.get(&id).and_then(|s| s.audio_fmt).is_none() {
+                    return Err(CommandError::FailedPrecondition(format!("input {id:?} has no audio yet")));
+                }
+                self.mixer.set_mute(&id, mute).map_err(|e| CommandError::Invalid(e.to_string()))?;
+                done
+            }
+            Command::Stop => done,
+        }
+    }
+
+    /// Applies due commands; returns true when a Stop was applied.
+    fn apply_commands(&mut self, now: Duration) -> bool {
+        loop {
+            match self.cmd_rx.try_recv() {
+                Ok(env) => self.pending.push(env),
+                Err(_) => break,
+            }
+        }
+        let mut stop = false;
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending[i].at.is_none_or(|at| at <= now) {
+                let env = self.pending.remove(i);
+                let is_stop = matches!(env.cmd, Command::Stop);
+                let res = self.apply(env.cmd, now);
+                if let Err(e) = &res {
+                    warn!(error = %e, "command refused");
+                }
+                stop |= is_stop && res.is_ok();
+                let _ = env.reply.send(res);
+            } else {
+                i += 1;
+            }
+        }
+        stop
+    }
+
+    fn handle_message(&mut self, id: &str, msg: InputMessage) {
+        let Some(slot) = self.slots.get_mut(id) else { return };
+        let t = msg.time();
+        slot.horizon = Some(slot.horizon.map_or(t, |h| h.max(t)));
+        match msg {
+            InputMessage::Video(f) => {
+                if slot.current.as_ref().is_some_and(|(c, _)| f.pts < c.pts) {
+                    slot.counters.late.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                if slot.queue.len() >= self.cfg.input_queue {
+                    slot.queue.pop_front();
+                    slot.counters.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                slot.queue.push_back(f);
+            }
+            InputMessage::Audio(a) => {
+                let fmt = InputFormat { sample_rate: a.sample_rate, channels: a.channels };
+                if slot.audio_fmt != Some(fmt) {
+                    if slot.audio_fmt.is_some() {
+                        let _ = self.mixer.remove_input(id);
+                    }
+                    match self.mixer.add_input(id, fmt) {
+                        Ok(()) => slot.audio_fmt = Some(fmt),
+                        Err(e) => {
+                            self.mix_errors += 1;
+                            if self.mix_errors % 100 == 1 {
+                                warn!(input = id, error = %e, "audio format refused");
+                            }
+                            return;
+                        }
+                    }
+                }
+                if let Err(e) = self.mixer.push(id, &a.samples) {
+                    self.mix_errors += 1;
+                    if self.mix_errors % 100 == 1 {
+                        warn!(input = id, error = %e, "audio block refused");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Real time: takes whatever is queued, never waits.
+    fn drain_nonblocking(&mut self) {
+        let ids: Vec<String> = self.slots.keys().cloned().collect();
+        for id in ids {
+            loop {
+                let r = match self.slots.get(&id).and_then(|s| s.rx.as_ref()) {
+                    Some(rx) => rx.try_recv(),
+                    None => break,
+                };
+                match r {
+                    Ok(msg) => self.handle_message(&id, msg),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        self.end_slot(&id);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn end_slot(&mut self, id: &str) {
+        if let Some(s) = self.slots.get_mut(id) {
+            if !s.ended {
+                info!(input = id, "input source ended");
+            }
+            s.ended = true;
+            s.rx = None;
+        }
+    }
+
+    /// Offline: waits until every live input has sent content past `needed` (and takes no
+    /// more than that, so queues stay short). A source that sends nothing for 10 s of wall
+    /// time is treated as ended (logged) so a job never hangs.
+    fn drain_until(&mut self, needed: Duration, strictly_after: bool) {
+        let ids: Vec<String> = self.slots.keys().cloned().collect();
+        for id in ids {
+            loop {
+                let Some(slot) = self.slots.get(&id) else { break };
+                let satisfied = slot.ended
+                    || slot.horizon.is_some_and(|h| if strictly_after { h > needed } else { h >= needed });
+                if satisfied {
+                    break;
+                }
+                let Some(rx) = slot.rx.as_ref() else { break };
+                match rx.recv_timeout(Duration::from_secs(10)) {
+                    Ok(msg) => self.handle_message(&id, msg),
+                    Err(RecvTimeoutError::Disconnected) => {
+                        self.end_slot(&id);
+                        break;
+                    }
+                    Err(RecvTimeoutError::Timeout) => {
+                        warn!(input = %id, "offline input sent nothing for 10 s; treating it as ended");
+                        self.end_slot(&id);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves each slot to its newest frame with pts <= `now`.
+    fn pick_frames(&mut self, now: Duration) {
+        for slot in self.slots.values_mut() {
+            let mut newest = None;
+            while slot.queue.front().is_some_and(|f| f.pts <= now) {
+                if newest.is_some() {
+                    slot.counters.skipped.fetch_add(1, Ordering::Relaxed);
+                }
+                newest = slot.queue.pop_front();
+            }
+            if let Some(f) = newest {
+                slot.current = Some((f, self.next_seq));
+                slot.shown_since = now;
+                self.next_seq += 1;
+            }
+        }
+    }
+
+    fn video_tick(&mut self, k: u64, now: Duration) -> Result<(), SessionError> {
+        self.pick_frames(now);
+        let plan = self.layout.plan_at(now);
+        let view = SlotView { slots: &self.slots, now, stall: self.cfg.stall_timeout };
+        let t = Instant::now();
+        match self.renderer.render(&plan, &view, &self.images, &mut self.out_frame) {
+            Ok(_) => {}
+            Err(e) => {
+                let n = self.stats.render_errors.fetch_add(1, Ordering::Relaxed) + 1;
+                warn!(error = %e, frame = k, "render failed; repeating the previous frame");
+                if n >= 30 {
+                    return Err(SessionError::Render(e.to_string()));
+                }
+            }
+        }
+        let ns = t.elapsed().as_nanos() as u64;
+        self.stats.render_ns_total.fetch_add(ns, Ordering::Relaxed);
+        self.stats.render_ns_max.fetch_max(ns, Ordering::Relaxed);
+        let dur = self.cfg.fps.frame_time(k + 1) - self.cfg.fps.frame_time(k);
+        self.sink.push_video(&self.out_frame, now, dur).map_err(|e| SessionError::Output(e.to_string()))?;
+        self.stats.frames.fetch_add(1, Ordering::Relaxed);
+        self.stats.media_ns.store(now.as_nanos() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn audio_tick(&mut self, ta: Duration) -> Result<(), SessionError> {
+        self.mixer.mix_block(&mut self.audio_buf);
+        self.sink.push_audio(&self.audio_buf, ta).map_err(|e| SessionError::Output(e.to_string()))?;
+        self.stats.audio_blocks.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    pub(super) fn run(mut self) -> Result<SessionReport, SessionError> {
+        let fps = self.cfg.fps;
+        let end = self.cfg.duration;
+        let wall_start = Instant::now();
+        let (mut k, mut m) = (0u64, 0u64);
+        let mut result = Ok(());
+        info!(canvas = ?self.cfg.canvas, fps = fps.as_f64(), clock = ?self.cfg.clock, "session started");
+        loop {
+            let tv = fps.frame_time(k);
+            let ta = MIX_TICK * m as u32;
+            let video_left = end.is_none_or(|e| tv < e);
+            let audio_left = end.is_none_or(|e| ta < e);
+            if !video_left && !audio_left {
+                break;
+            }
+            let video_next = video_left && (!audio_left || tv <= ta);
+            let event = if video_next { tv } else { ta };
+            match self.cfg.clock {
+                ClockMode::RealTime => {
+                    let due = wall_start + event;
+                    let now = Instant::now();
+                    if due > now {
+                        std::thread::sleep(due - now);
+                    }
+                    self.drain_nonblocking();
+                }
+                ClockMode::Offline => {
+                    if video_next {
+                        self.drain_until(tv, true);
+                    } else {
+                        self.drain_until(ta + MIX_TICK, false);
+                    }
+                }
+            }
+            if video_next {
+                if self.apply_commands(tv) {
+                    break;
+                }
+                // Real time and more than a frame behind: skip this tick, keep the clock.
+                if self.cfg.clock == ClockMode::RealTime
+                    && Instant::now() > wall_start + fps.frame_time(k + 1)
+                {
+                    self.stats.late_ticks.fetch_add(1, Ordering::Relaxed);
+                    k += 1;
+                    continue;
+                }
+                if let Err(e) = self.video_tick(k, tv) {
+                    result = Err(e);
+                    break;
+                }
+                k += 1;
+            } else {
+                if let Err(e) = self.audio_tick(ta) {
+                    result = Err(e);
+                    break;
+                }
+                m += 1;
+            }
+        }
+        // Refuse what is still queued: the session is over.
+        for env in self.pending.drain(..) {
+            let _ = env.reply.send(Err(CommandError::SessionEnded));
+        }
+        let finish = self.sink.finish();
+        self.stats.ended.store(true, Ordering::Relaxed);
+        let report = SessionReport {
+            frames: self.stats.frames.load(Ordering::Relaxed),
+            audio_blocks: self.stats.audio_blocks.load(Ordering::Relaxed),
+            late_ticks: self.stats.late_ticks.load(Ordering::Relaxed),
+            sink: self.sink.stats(),
+            wall: wall_start.elapsed(),
+        };
+        info!(frames = report.frames, wall = ?report.wall, "session ended");
+        result?;
+        finish.map_err(|e| SessionError::Output(e.to_string()))?;
+        Ok(report)
+    }
+}

@@ -1,0 +1,263 @@
+//! # The session engine
+//!
+//! A [`Session`] is one composite: its own output clock, input slots, scene, mixer, renderer
+//! and sink. This is the API that ingest (WHIP), alignment, the mixer, gRPC and outputs plug
+//! into.
+//!
+//! ## Threads and ownership
+//! - [`Session::start`] validates the config, builds the [`Renderer`] on the caller's thread
+//!   (so set-up errors are returned synchronously) and spawns **one session thread** that owns
+//!   everything mutable: the slots, the [`layouts::LayoutEngine`], the [`mixer::Mixer`], the
+//!   renderer and the [`OutputSink`]. Nothing else touches them; no locks on the media path.
+//! - Sources feed input slots through bounded channels ([`InputSender`]); they own the frames
+//!   they allocate and give them away by value. The session keeps the newest frame per slot;
+//!   the renderer borrows it; the session owns and reuses the output frame.
+//! - Controllers talk through a cloneable [`SessionHandle`]: commands go through a bounded
+//!   channel and are applied by the session thread at a frame boundary (or at the first frame
+//!   at/after the requested output time); the reply says when it took effect or why it was
+//!   refused (nothing changed then). Counters are atomics readable from any thread.
+//! - The GPU device is shared by all sessions ([`GpuContext::shared`]).
+//!
+//! ## Time
+//! - Session time is a `Duration` from the first output tick (0). Video tick `k` is at
+//!   `k * den / num` seconds exactly (no accumulated rounding); mix tick `m` covers
+//!   `[m * 10 ms, (m + 1) * 10 ms)`. Ticks are processed in time order (video first on ties).
+//! - Input frames carry a `pts` on the session clock; at each video tick a slot shows its
+//!   newest frame with `pts <= tick`; older unshown ones are counted as skipped, frames older
+//!   than the one shown are counted late and discarded. A slot whose shown frame is older
+//!   than `stall_timeout` shows its placeholder; a late or silent input never holds the others.
+//! - [`ClockMode::RealTime`]: ticks are due at `start + t` on the wall clock; inputs are only
+//!   polled (never waited for); when more than one frame behind, a video tick is skipped and
+//!   counted (`late_ticks`) while the clock keeps its pace; audio ticks are never skipped.
+//! - [`ClockMode::Offline`]: no sleeping; before each tick the session waits until every live
+//!   input has sent content past that time (sources must send in time order), so output is
+//!   identical to a perfect real-time run, as fast as the machine allows.
+
+mod command;
+mod config;
+mod engine;
+mod input;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, Sender};
+
+pub use command::{Command, CommandError, CommandReply};
+pub use config::{ClockMode, Fps, SessionConfig};
+pub use engine::MIX_TICK;
+pub use input::{InputClosed, InputCounters, InputMessage, InputSender, InputStats};
+
+use crate::gpu::{GpuContext, Renderer};
+use crate::output::{OutputSink, SinkStats};
+
+/// Why a session could not start or ended badly.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SessionError {
+    /// Invalid configuration.
+    #[error("invalid session config: {0}")]
+    Config(String),
+    /// GPU set-up or persistent render failure.
+    #[error("render: {0}")]
+    Render(String),
+    /// The sink failed.
+    #[error("output: {0}")]
+    Output(String),
+    /// The session thread panicked (a bug).
+    #[error("session thread crashed")]
+    Crashed,
+}
+
+/// Summary of a finished session.
+#[derive(Debug, Clone)]
+pub struct SessionReport {
+    /// Video frames sent to the sink.
+    pub frames: u64,
+    /// Audio blocks sent to the sink.
+    pub audio_blocks: u64,
+    /// Real-time ticks skipped because rendering fell behind.
+    pub late_ticks: u64,
+    /// Sink counters.
+    pub sink: SinkStats,
+    /// Wall-clock time the session ran.
+    pub wall: Duration,
+}
+
+pub(crate) struct Envelope {
+    pub(crate) cmd: Command,
+    pub(crate) at: Option<Duration>,
+    pub(crate) reply: Sender<Result<CommandReply, CommandError>>,
+}
+
+/// Counters shared between the session thread and handles.
+#[derive(Debug, Default)]
+pub struct SharedStats {
+    /// Frames rendered and sent.
+    pub frames: AtomicU64,
+    /// Mix blocks sent.
+    pub audio_blocks: AtomicU64,
+    /// Real-time video ticks skipped.
+    pub late_ticks: AtomicU64,
+    /// Render failures.
+    pub render_errors: AtomicU64,
+    /// Sum of render times, ns.
+    pub render_ns_total: AtomicU64,
+    /// Worst render time, ns.
+    pub render_ns_max: AtomicU64,
+    /// Session time of the last frame, ns.
+    pub media_ns: AtomicU64,
+    /// True once the session thread has finished.
+    pub ended: AtomicBool,
+    /// Per-input counters.
+    pub inputs: Mutex<HashMap<String, Arc<InputCounters>>>,
+}
+
+/// A point-in-time copy of a session's counters.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct StatsSnapshot {
+    /// Frames sent.
+    pub frames: u64,
+    /// Mix blocks sent.
+    pub audio_blocks: u64,
+    /// Skipped real-time ticks.
+    pub late_ticks: u64,
+    /// Render failures.
+    pub render_errors: u64,
+    /// Mean render time, ms.
+    pub render_ms_mean: f64,
+    /// Worst render time, ms.
+    pub render_ms_max: f64,
+    /// Session time reached.
+    pub media_time: Duration,
+    /// Finished?
+    pub ended: bool,
+    /// Per input.
+    pub inputs: Vec<(String, InputStats)>,
+}
+
+/// Cloneable remote control of a running session.
+#[derive(Debug, Clone)]
+pub struct SessionHandle {
+    tx: Sender<Envelope>,
+    stats: Arc<SharedStats>,
+}
+
+/// A command's reply, to be waited for later.
+#[derive(Debug)]
+pub struct PendingReply(Receiver<Result<CommandReply, CommandError>>);
+
+impl PendingReply {
+    /// Waits for the session to apply or refuse the command.
+    pub fn wait(self) -> Result<CommandReply, CommandError> {
+        self.0.recv().unwrap_or(Err(CommandError::SessionEnded))
+    }
+}
+
+impl SessionHandle {
+    /// Queues `cmd` for the next frame boundary (or the first at/after `at`) without waiting.
+    pub fn submit(&self, cmd: Command, at: Option<Duration>) -> PendingReply {
+        let (reply, rx) = crossbeam_channel::bounded(1);
+        if self.tx.try_send(Envelope { cmd, at, reply: reply.clone() }).is_err() {
+            let _ = reply.send(Err(CommandError::Exhausted("command queue full or session ended".into())));
+        }
+        PendingReply(rx)
+    }
+
+    /// Sends `cmd` and waits until it is applied at a frame boundary or refused.
+    pub fn command(&self, cmd: Command) -> Result<CommandReply, CommandError> {
+        self.submit(cmd, None).wait()
+    }
+
+    /// Creates an input slot and returns its sender.
+    pub fn add_input(&self, id: &str) -> Result<InputSender, CommandError> {
+        match self.command(Command::AddInput { id: id.to_string() })? {
+            CommandReply::Input(s) => Ok(s),
+            CommandReply::Done { .. } => Err(CommandError::Invalid("unexpected reply".into())),
+        }
+    }
+
+    /// Asks the session to end at the next frame boundary (does not wait).
+    pub fn stop(&self) {
+        let _ = self.submit(Command::Stop, None);
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> StatsSnapshot {
+        let s = &self.stats;
+        let frames = s.frames.load(Ordering::Relaxed);
+        let mut inputs: Vec<(String, InputStats)> = s
+            .inputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.snapshot()))
+            .collect();
+        inputs.sort_by(|a, b| a.0.cmp(&b.0));
+        StatsSnapshot {
+            frames,
+            audio_blocks: s.audio_blocks.load(Ordering::Relaxed),
+            late_ticks: s.late_ticks.load(Ordering::Relaxed),
+            render_errors: s.render_errors.load(Ordering::Relaxed),
+            render_ms_mean: s.render_ns_total.load(Ordering::Relaxed) as f64 / 1e6 / frames.max(1) as f64,
+            render_ms_max: s.render_ns_max.load(Ordering::Relaxed) as f64 / 1e6,
+            media_time: Duration::from_nanos(s.media_ns.load(Ordering::Relaxed)),
+            ended: s.ended.load(Ordering::Relaxed),
+            inputs,
+        }
+    }
+}
+
+/// A running session.
+#[derive(Debug)]
+pub struct Session {
+    handle: SessionHandle,
+    thread: Option<JoinHandle<Result<SessionReport, SessionError>>>,
+    inputs: Vec<InputSender>,
+}
+
+impl Session {
+    /// Validates `config`, prepares the renderer and starts the session thread. Senders for
+    /// `config.initial_inputs` are available from [`Session::take_inputs`].
+    pub fn start(config: SessionConfig, gpu: Arc<GpuContext>, sink: Box<dyn OutputSink>) -> Result<Session, SessionError> {
+        config.validate().map_err(SessionError::Config)?;
+        let renderer = Renderer::new(gpu, config.canvas).map_err(|e| SessionError::Render(e.to_string()))?;
+        let (tx, rx) = crossbeam_channel::bounded(256);
+        let stats = Arc::new(SharedStats::default());
+        let (engine, inputs) = engine::Engine::new(config, renderer, sink, rx, stats.clone())?;
+        let thread = std::thread::Builder::new()
+            .name("session".into())
+            .spawn(move || engine.run())
+            .map_err(|e| SessionError::Config(format!("cannot spawn the session thread: {e}")))?;
+        Ok(Session { handle: SessionHandle { tx, stats }, thread: Some(thread), inputs })
+    }
+
+    /// A handle for controllers.
+    pub fn handle(&self) -> SessionHandle {
+        self.handle.clone()
+    }
+
+    /// The senders of the initial inputs (once).
+    pub fn take_inputs(&mut self) -> Vec<InputSender> {
+        std::mem::take(&mut self.inputs)
+    }
+
+    /// Waits for the session to end (by its duration or a Stop) and returns its report.
+    pub fn join(mut self) -> Result<SessionReport, SessionError> {
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or(Err(SessionError::Crashed)),
+            None => Err(SessionError::Crashed),
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.handle.stop();
+            let _ = t.join();
+        }
+    }
+}
