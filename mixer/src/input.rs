@@ -170,8 +170,9 @@ impl Input {
             target_frames,
             // One block's worth of input (+ slack): a draining queue always passes through
             // `need..need + reserve`, where a full block of real audio is left for the fade.
-            reserve_frames: (p.block_frames as f64 * f64::from(fmt.sample_rate) / f64::from(p.mix_rate))
-                .ceil() as usize
+            reserve_frames: (p.block_frames as f64 * f64::from(fmt.sample_rate)
+                / f64::from(p.mix_rate))
+            .ceil() as usize
                 + 2,
             underruns: 0,
             overruns: 0,

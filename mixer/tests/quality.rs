@@ -43,7 +43,11 @@ fn two_rates_sum_to_expected_levels() {
         let x = &channel(&out, 2, c)[96_000..144_000];
         let a = db(tone_amplitude(x, 48_000.0, 1000.0));
         let b = db(tone_amplitude(x, 48_000.0, 2500.0));
-        println!("ch{c}: 1 kHz {a:.3} dBFS (exp {:.3}), 2.5 kHz {b:.3} dBFS (exp {:.3})", db(0.3), db(0.2));
+        println!(
+            "ch{c}: 1 kHz {a:.3} dBFS (exp {:.3}), 2.5 kHz {b:.3} dBFS (exp {:.3})",
+            db(0.3),
+            db(0.2)
+        );
         assert!((a - db(0.3)).abs() < 0.1);
         assert!((b - db(0.2)).abs() < 0.1);
     }
@@ -70,4 +74,21 @@ fn output_converter_48k_to_44k1() {
     println!("converter: THD+N {thd:.1} dB, amp {:.3} dBFS", db(amp));
     assert!(thd < -60.0);
     assert!((db(amp) - db(0.5)).abs() < 0.1);
+}
+
+#[test]
+fn fast_quality_tone_thd_n() {
+    let tuning = mixer::MixerTuning {
+        resample_quality: mixer::ResampleQuality::Fast,
+        ..mixer::MixerTuning::default()
+    };
+    let mut m = Mixer::with_tuning(MixerConfig::default(), tuning).unwrap();
+    let mut src = [Source::new("a", 44_100, 1, 1000.0, 0.5)];
+    m.add_input("a", src[0].format()).unwrap();
+    let mut buf = Vec::new();
+    let out = run(&mut m, 300, |b, m| feed_all(b, m, &mut src, &mut buf));
+    let x = &channel(&out, 2, 0)[96_000..144_000];
+    let thd = thd_n_db(x, 48_000.0, 1000.0);
+    println!("Fast: THD+N {thd:.1} dB");
+    assert!(thd < -60.0, "THD+N {thd} dB");
 }

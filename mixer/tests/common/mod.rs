@@ -21,10 +21,23 @@ pub struct Source {
 
 impl Source {
     pub fn new(id: &str, rate: u32, channels: u16, freq: f64, amp: f64) -> Self {
-        Self { id: id.into(), rate, channels, freq, amp, drift_ppm: 0.0, n: 0, owed: 0.0, packets: 0 }
+        Self {
+            id: id.into(),
+            rate,
+            channels,
+            freq,
+            amp,
+            drift_ppm: 0.0,
+            n: 0,
+            owed: 0.0,
+            packets: 0,
+        }
     }
     pub fn format(&self) -> InputFormat {
-        InputFormat { sample_rate: self.rate, channels: self.channels }
+        InputFormat {
+            sample_rate: self.rate,
+            channels: self.channels,
+        }
     }
     /// Next 20 ms packet (frames = rate·0.02·(1+drift), fractional part carried).
     pub fn packet(&mut self, buf: &mut Vec<f32>) {
@@ -58,7 +71,7 @@ pub fn run(m: &mut Mixer, blocks: usize, mut feed: impl FnMut(usize, &mut Mixer)
 
 /// Pushes a 20 ms packet from each source on even blocks.
 pub fn feed_all(b: usize, m: &mut Mixer, sources: &mut [Source], buf: &mut Vec<f32>) {
-    if b % 2 == 0 {
+    if b.is_multiple_of(2) {
         for s in sources.iter_mut() {
             s.packet(buf);
             m.push(&s.id, buf).unwrap();
@@ -68,7 +81,11 @@ pub fn feed_all(b: usize, m: &mut Mixer, sources: &mut [Source], buf: &mut Vec<f
 
 /// Channel `c` of interleaved `x` with `ch` channels.
 pub fn channel(x: &[f32], ch: usize, c: usize) -> Vec<f64> {
-    x.iter().skip(c).step_by(ch).map(|&s| f64::from(s)).collect()
+    x.iter()
+        .skip(c)
+        .step_by(ch)
+        .map(|&s| f64::from(s))
+        .collect()
 }
 
 fn blackman_harris(n: usize) -> Vec<f64> {
@@ -85,8 +102,11 @@ fn blackman_harris(n: usize) -> Vec<f64> {
 pub fn spectrum(x: &[f64]) -> (Vec<f64>, f64) {
     let n = x.len();
     let w = blackman_harris(n);
-    let mut buf: Vec<Complex<f64>> =
-        x.iter().zip(&w).map(|(s, w)| Complex::new(s * w, 0.0)).collect();
+    let mut buf: Vec<Complex<f64>> = x
+        .iter()
+        .zip(&w)
+        .map(|(s, w)| Complex::new(s * w, 0.0))
+        .collect();
     FftPlanner::new().plan_fft_forward(n).process(&mut buf);
     let p = buf[..=n / 2].iter().map(|c| c.norm_sqr()).collect();
     (p, w.iter().sum())
@@ -115,7 +135,10 @@ pub fn thd_n_db(x: &[f64], rate: f64, freq: f64) -> f64 {
     let lo = (20.0 / hz).ceil() as usize;
     let hi = ((20_000.0 / hz) as usize).min(p.len() - 1);
     let sig: f64 = p[k - 6..=k + 6].iter().sum();
-    let noise: f64 = (lo..=hi).filter(|&i| i + 6 < k || i > k + 6).map(|i| p[i]).sum();
+    let noise: f64 = (lo..=hi)
+        .filter(|&i| i + 6 < k || i > k + 6)
+        .map(|i| p[i])
+        .sum();
     10.0 * (noise / sig).log10()
 }
 
@@ -132,7 +155,10 @@ pub fn true_peak_4x(x: &[f64]) -> f64 {
     let mut peak: f64 = 0.0;
     let mut start = 0;
     while start + seg <= x.len() {
-        let mut a: Vec<Complex<f64>> = x[start..start + seg].iter().map(|&s| Complex::new(s, 0.0)).collect();
+        let mut a: Vec<Complex<f64>> = x[start..start + seg]
+            .iter()
+            .map(|&s| Complex::new(s, 0.0))
+            .collect();
         fwd.process(&mut a);
         let mut b = vec![Complex::new(0.0, 0.0); seg * 4];
         for i in 0..seg / 2 {
@@ -151,5 +177,7 @@ pub fn true_peak_4x(x: &[f64]) -> f64 {
 
 /// Largest |x[i+1]-x[i]|.
 pub fn max_step(x: &[f64]) -> f64 {
-    x.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0, f64::max)
+    x.windows(2)
+        .map(|w| (w[1] - w[0]).abs())
+        .fold(0.0, f64::max)
 }
