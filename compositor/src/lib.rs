@@ -10,3 +10,5 @@ pub mod gpu;
 pub mod output;
 pub mod session;
 pub mod synthetic;
+pub mod demo;
+pub mod bench;

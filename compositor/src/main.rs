@@ -1,1 +1,162 @@
-fn main() {}
+//! The `compositor` command: `demo` (the one-command showcase) and `bench render`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use compositor::bench::{RenderBenchOptions, run_render};
+use compositor::demo::{DemoOptions, run as run_demo};
+use compositor::gpu::AdapterChoice;
+use compositor::output::{EncoderKind, EncoderSettings};
+use compositor::session::Fps;
+use layouts::Size;
+
+#[derive(Parser, Debug)]
+#[command(name = "compositor", version, about = "Real-time GPU compositor for live PK battles and multi-guest panels")]
+struct Cli {
+    /// Log format: human or json.
+    #[arg(long, global = true, default_value = "human")]
+    log_format: String,
+    /// Graphics adapter: auto, hardware or software (env COMPOSITOR_ADAPTER).
+    #[arg(long, global = true, env = "COMPOSITOR_ADAPTER", default_value = "auto")]
+    adapter: String,
+    #[command(subcommand)]
+    cmd: Option<Cmd>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Render a 20 s PK battle of two synthetic hosts to MP4 + FLV + PNG snapshots.
+    Demo {
+        /// Output folder.
+        #[arg(long, default_value = "demo-out")]
+        out: PathBuf,
+        /// Length in seconds.
+        #[arg(long, default_value_t = 20.0)]
+        duration: f64,
+        /// Canvas size WxH.
+        #[arg(long, default_value = "1280x720")]
+        size: String,
+        /// Frame rate (30 or 30000/1001).
+        #[arg(long, default_value = "30")]
+        fps: String,
+        /// H.264 encoder: auto, x264 or nvh264.
+        #[arg(long, default_value = "auto")]
+        encoder: String,
+        /// Video bitrate, kbit/s.
+        #[arg(long, default_value_t = 4000)]
+        bitrate: u32,
+        /// x264 speed preset.
+        #[arg(long, default_value = "veryfast")]
+        preset: String,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        what: BenchCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCmd {
+    /// GPU render time per frame, split into upload / draw / readback.
+    Render {
+        /// Input counts, comma-separated.
+        #[arg(long, default_value = "2,4,9,16")]
+        inputs: String,
+        /// Input size WxH.
+        #[arg(long, default_value = "1280x720")]
+        input_size: String,
+        /// Canvas size WxH.
+        #[arg(long, default_value = "1920x1080")]
+        canvas: String,
+        /// Measured frames per case.
+        #[arg(long, default_value_t = 100)]
+        frames: usize,
+        /// Warm-up frames per case.
+        #[arg(long, default_value_t = 10)]
+        warmup: usize,
+        /// Also print the rows as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_size(s: &str) -> Result<Size, String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("size {s:?}: expected WxH"))?;
+    let w = w.parse::<u32>().map_err(|_| format!("size {s:?}: bad width"))?;
+    let h = h.parse::<u32>().map_err(|_| format!("size {s:?}: bad height"))?;
+    Ok(Size::new(w, h))
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,compositor=info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn real_main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    let adapter: AdapterChoice = cli.adapter.parse()?;
+    match cli.cmd {
+        None => {
+            let mut opts = DemoOptions { adapter, ..DemoOptions::default() };
+            opts.encoder = EncoderSettings::default();
+            run_demo(&opts)?;
+        }
+        Some(Cmd::Demo { out, duration, size, fps, encoder, bitrate, preset }) => {
+            if !(2.0..=3600.0).contains(&duration) {
+                anyhow::bail!("--duration {duration}: must be 2..=3600 seconds");
+            }
+            let kind: EncoderKind = encoder.parse().map_err(anyhow::Error::msg)?;
+            let opts = DemoOptions {
+                out_dir: out,
+                duration: Duration::from_secs_f64(duration),
+                size: parse_size(&size).map_err(anyhow::Error::msg)?,
+                fps: fps.parse::<Fps>().map_err(anyhow::Error::msg)?,
+                encoder: EncoderSettings { kind, video_kbps: bitrate, preset, ..EncoderSettings::default() },
+                adapter,
+            };
+            run_demo(&opts)?;
+        }
+        Some(Cmd::Bench { what: BenchCmd::Render { inputs, input_size, canvas, frames, warmup, json } }) => {
+            let inputs = inputs
+                .split(',')
+                .map(|s| s.trim().parse::<usize>().map_err(|_| anyhow::anyhow!("--inputs: bad number {s:?}")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            if inputs.iter().any(|&n| n == 0 || n > 16) {
+                anyhow::bail!("--inputs: each count must be 1..=16");
+            }
+            let opts = RenderBenchOptions {
+                inputs,
+                input_size: parse_size(&input_size).map_err(anyhow::Error::msg)?,
+                canvas: parse_size(&canvas).map_err(anyhow::Error::msg)?,
+                frames: frames.max(1),
+                warmup,
+                adapter,
+            };
+            let rows = run_render(&opts)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match real_main() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

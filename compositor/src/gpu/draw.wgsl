@@ -65,28 +65,33 @@ fn rounded_box_sdf(p: vec2<f32>, b: vec2<f32>, r: f32) -> f32 {
     return length(max(q, vec2<f32>(0.0, 0.0))) + min(max(q.x, q.y), 0.0) - r;
 }
 
+fn sample_one(p: vec2<f32>) -> vec4<f32> {
+    if (item.mode.x == 0u) {
+        let y = textureSampleLevel(t0, samp, p, 0.0).r;
+        let u = textureSampleLevel(t1, samp, p, 0.0).r;
+        let v = textureSampleLevel(t2, samp, p, 0.0).r;
+        return vec4<f32>(yuv_to_rgb(y, u, v, item.mode.y), 1.0);
+    }
+    return textureSampleLevel(t0, samp, p, 0.0);
+}
+
 fn sample_content(uv: vec2<f32>) -> vec4<f32> {
-    let mode = item.mode.x;
-    if (mode == 2u) {
+    if (item.mode.x == 2u) {
         return item.color;
     }
-    // Box filter over n x n bilinear taps when downscaling (n = ceil(scale), <= 4).
     let nx = i32(item.taps.x);
     let ny = i32(item.taps.y);
+    if (nx <= 1 && ny <= 1) {
+        return sample_one(uv);
+    }
+    // Downscaling by more than 2x: average n x n bilinear taps spread over the footprint
+    // of one output pixel (each bilinear tap already averages 2x2 texels).
     let step = item.taps.zw;
     var acc = vec4<f32>(0.0, 0.0, 0.0, 0.0);
     for (var j = 0; j < ny; j = j + 1) {
         for (var i = 0; i < nx; i = i + 1) {
             let off = vec2<f32>((f32(i) + 0.5) / f32(nx) - 0.5, (f32(j) + 0.5) / f32(ny) - 0.5) * step;
-            let p = uv + off;
-            if (mode == 0u) {
-                let y = textureSampleLevel(t0, samp, p, 0.0).r;
-                let u = textureSampleLevel(t1, samp, p, 0.0).r;
-                let v = textureSampleLevel(t2, samp, p, 0.0).r;
-                acc = acc + vec4<f32>(yuv_to_rgb(y, u, v, item.mode.y), 1.0);
-            } else {
-                acc = acc + textureSampleLevel(t0, samp, p, 0.0);
-            }
+            acc = acc + sample_one(uv + off);
         }
     }
     return acc / f32(nx * ny);

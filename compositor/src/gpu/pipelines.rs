@@ -3,7 +3,7 @@
 
 /// Canvas format: 16-bit float keeps I420 → RGB → I420 exact to well under one code value and
 /// keeps out-of-gamut Y'CbCr combinations unclipped until the final conversion.
-pub const CANVAS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
+pub const CANVAS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
 
 /// Size of one item's uniform block, padded to the dynamic-offset alignment.
 pub const ITEM_UNIFORM_SIZE: u64 = 256;

@@ -495,7 +495,8 @@ impl Renderer {
         } else {
             (1.0, 1.0)
         };
-        let taps = |s: f32| (s - 0.01).ceil().clamp(1.0, 4.0);
+        // One bilinear tap covers a 2x2 footprint, so n taps cover up to 2n texels per pixel.
+        let taps = |s: f32| (s / 2.0 - 0.01).ceil().clamp(1.0, 4.0);
         let (bw, bc) = match item.border {
             Some(b) if b.width > 0 => (b.width as f32, rgba_f(b.color)),
             _ => (0.0, [0.0; 4]),

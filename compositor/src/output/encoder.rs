@@ -239,7 +239,7 @@ impl GstEncoder {
         gst::Element::link_many([asrc.upcast_ref(), &aq, &aconv, &ares, &aenc, &aparse, &atee])
             .map_err(|e| OutputError::Setup(format!("audio chain: {e}")))?;
 
-        let mut add_file = |mux: gst::Element, path: &PathBuf| -> Result<(), OutputError> {
+        let add_file = |mux: gst::Element, path: &PathBuf| -> Result<(), OutputError> {
             let sink = make("filesink", None)?;
             sink.set_property("location", path.to_string_lossy().to_string());
             sink.set_property("async", false);
