@@ -68,7 +68,11 @@ pub fn run_render(opts: &RenderBenchOptions) -> Result<Vec<RenderBenchRow>> {
         "adapter: {} ({:?}, {}), inputs {}x{} -> canvas {}x{}, {} frames after {} warm-up",
         ctx.info.name,
         ctx.info.backend,
-        if ctx.is_software() { "software" } else { "hardware" },
+        if ctx.is_software() {
+            "software"
+        } else {
+            "hardware"
+        },
         opts.input_size.w,
         opts.input_size.h,
         opts.canvas.w,
@@ -76,21 +80,34 @@ pub fn run_render(opts: &RenderBenchOptions) -> Result<Vec<RenderBenchRow>> {
         opts.frames,
         opts.warmup
     );
-    println!("{:>6} {:>10} {:>10} {:>12} {:>11} {:>11}", "inputs", "upload ms", "draw ms", "readback ms", "total ms", "p99 ms");
+    println!(
+        "{:>6} {:>10} {:>10} {:>12} {:>11} {:>11}",
+        "inputs", "upload ms", "draw ms", "readback ms", "total ms", "p99 ms"
+    );
     let mut rows = Vec::new();
     for &n in &opts.inputs {
         let ids: Vec<String> = (0..n).map(|i| format!("in{i}")).collect();
         let scene = Scene {
-            layout: Layout::Grid { inputs: ids.clone(), tile_aspect: (16, 9) },
+            layout: Layout::Grid {
+                inputs: ids.clone(),
+                tile_aspect: (16, 9),
+            },
             style: Style::default(),
             background: Default::default(),
             overlays: vec![],
         };
         let plan = layouts::plan(&scene, opts.canvas)?;
         let mut renderer = Renderer::new(ctx.clone(), opts.canvas)?;
-        let host = SyntheticHost { width: opts.input_size.w, height: opts.input_size.h, fps: Fps::new(30, 1), ..SyntheticHost::new((200, 100, 50), 440.0) };
+        let host = SyntheticHost {
+            width: opts.input_size.w,
+            height: opts.input_size.h,
+            fps: Fps::new(30, 1),
+            ..SyntheticHost::new((200, 100, 50), 440.0)
+        };
         let mut pattern = PatternGen::new(&host);
-        let variants: Vec<VideoFrame> = (0..2).map(|i| pattern.frame(Duration::from_millis(100 * i))).collect::<Result<_, _>>()?;
+        let variants: Vec<VideoFrame> = (0..2)
+            .map(|i| pattern.frame(Duration::from_millis(100 * i)))
+            .collect::<Result<_, _>>()?;
         let mut frames: HashMap<String, (VideoFrame, u64)> = HashMap::new();
         let mut out = I420Frame::black(opts.canvas.w, opts.canvas.h)?;
         let images = HashMap::new();
@@ -111,7 +128,11 @@ pub fn run_render(opts: &RenderBenchOptions) -> Result<Vec<RenderBenchRow>> {
                     renderer.render(&plan, &frames, &images, &mut out)?
                 };
                 if f >= opts.warmup {
-                    if pass == 0 { split.push(t) } else { totals.push(t.total) }
+                    if pass == 0 {
+                        split.push(t)
+                    } else {
+                        totals.push(t.total)
+                    }
                 }
             }
         }

@@ -67,10 +67,20 @@ pub fn pk_scene(size: Size) -> Scene {
         layout: Layout::Pk {
             left: "host-a".into(),
             right: "host-b".into(),
-            score_bar: ScoreBar { position: BarPosition::Top, height_frac: 0.08 },
+            score_bar: ScoreBar {
+                position: BarPosition::Top,
+                height_frac: 0.08,
+            },
         },
-        style: Style { gap: 8, corner_radius: 16, border: None, ..Style::default() },
-        background: Background::Color { color: Rgba::new(18, 18, 28, 255) },
+        style: Style {
+            gap: 8,
+            corner_radius: 16,
+            border: None,
+            ..Style::default()
+        },
+        background: Background::Color {
+            color: Rgba::new(18, 18, 28, 255),
+        },
         overlays: vec![Overlay {
             image: "score-bar".into(),
             rect: Rect::new(0, 0, size.w, bar_h),
@@ -94,10 +104,15 @@ pub fn pip_scene() -> Scene {
         style: Style {
             gap: 0,
             corner_radius: 20,
-            border: Some(layouts::Border { width: 4, color: Rgba::new(255, 255, 255, 255) }),
+            border: Some(layouts::Border {
+                width: 4,
+                color: Rgba::new(255, 255, 255, 255),
+            }),
             ..Style::default()
         },
-        background: Background::Color { color: Rgba::new(18, 18, 28, 255) },
+        background: Background::Color {
+            color: Rgba::new(18, 18, 28, 255),
+        },
         overlays: vec![],
     }
 }
@@ -107,11 +122,19 @@ pub fn score_bar_image(w: u32, h: u32) -> image::RgbaImage {
     image::RgbaImage::from_fn(w.max(2), h.max(2), |x, y| {
         let split = w * 55 / 100; // red leads 55:45
         let edge = (x as i64 - split as i64).unsigned_abs() as u32;
-        let base = if x < split { [230, 40, 70] } else { [40, 110, 240] };
+        let base = if x < split {
+            [230, 40, 70]
+        } else {
+            [40, 110, 240]
+        };
         let shade = 180 + (75 * y / h.max(1)) as u8 / 3;
         let a = if edge < 3 { 255 } else { 235 };
         let k = |c: u8| ((u32::from(c) * u32::from(shade)) / 255) as u8;
-        if edge < 3 { image::Rgba([255, 255, 255, a]) } else { image::Rgba([k(base[0]), k(base[1]), k(base[2]), a]) }
+        if edge < 3 {
+            image::Rgba([255, 255, 255, a])
+        } else {
+            image::Rgba([k(base[0]), k(base[1]), k(base[2]), a])
+        }
     })
 }
 
@@ -120,14 +143,22 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
     if opts.duration < Duration::from_secs(2) {
         bail!("demo duration must be at least 2 s");
     }
-    std::fs::create_dir_all(&opts.out_dir).with_context(|| format!("cannot create {}", opts.out_dir.display()))?;
-    let out_dir = opts.out_dir.canonicalize().unwrap_or_else(|_| opts.out_dir.clone());
+    std::fs::create_dir_all(&opts.out_dir)
+        .with_context(|| format!("cannot create {}", opts.out_dir.display()))?;
+    let out_dir = opts
+        .out_dir
+        .canonicalize()
+        .unwrap_or_else(|_| opts.out_dir.clone());
     eprintln!("demo: writing into {}", out_dir.display());
     let gpu = GpuContext::shared(opts.adapter).context("no graphics adapter")?;
     eprintln!(
         "demo: rendering on {} ({})",
         gpu.info.name,
-        if gpu.is_software() { "software" } else { "hardware" }
+        if gpu.is_software() {
+            "software"
+        } else {
+            "hardware"
+        }
     );
 
     let mp4 = out_dir.join("demo.mp4");
@@ -136,8 +167,14 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
     let transition = Duration::from_millis(1000);
     let snaps = vec![
         (half / 2, out_dir.join("snapshot-pk.png")),
-        (half + transition / 2, out_dir.join("snapshot-transition.png")),
-        (half + transition + (opts.duration - half - transition) / 2, out_dir.join("snapshot-pip.png")),
+        (
+            half + transition / 2,
+            out_dir.join("snapshot-transition.png"),
+        ),
+        (
+            half + transition + (opts.duration - half - transition) / 2,
+            out_dir.join("snapshot-pip.png"),
+        ),
     ];
     let fmt = StreamFormat {
         width: opts.size.w,
@@ -150,7 +187,15 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
     };
     let mut enc_settings = opts.encoder.clone();
     enc_settings.keyframe_interval = (opts.fps.as_f64() * 2.0).round().max(1.0) as u32;
-    let encoder = GstEncoder::new(fmt, &enc_settings, &OutputFiles { mp4: Some(mp4.clone()), flv: Some(flv.clone()) }, false)?;
+    let encoder = GstEncoder::new(
+        fmt,
+        &enc_settings,
+        &OutputFiles {
+            mp4: Some(mp4.clone()),
+            flv: Some(flv.clone()),
+        },
+        false,
+    )?;
     eprintln!("demo: encoding H.264 with {} + AAC", encoder.encoder_name());
     let sink = SnapshotTap::new(Box::new(encoder), snaps.clone(), fmt.matrix);
 
@@ -167,25 +212,70 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
     config.initial_inputs = vec!["host-a".into(), "host-b".into()];
     // The score bar image must exist before the first frame: register it at t = 0, then
     // switch the scene to PiP halfway with a 1 s ease-in-out transition.
-    config.scene = Scene { overlays: vec![], ..config.scene.clone() };
+    config.scene = Scene {
+        overlays: vec![],
+        ..config.scene.clone()
+    };
     config.scheduled = vec![
-        (Duration::ZERO, Command::RegisterImage { id: "score-bar".into(), image: Arc::new(bar) }),
-        (Duration::ZERO, Command::SetScene { scene: pk_scene(opts.size), transition: None }),
-        (half, Command::SetScene { scene: pip_scene(), transition: Some(Transition { duration_ms: 1000, easing: Easing::EaseInOut }) }),
+        (
+            Duration::ZERO,
+            Command::RegisterImage {
+                id: "score-bar".into(),
+                image: Arc::new(bar),
+            },
+        ),
+        (
+            Duration::ZERO,
+            Command::SetScene {
+                scene: pk_scene(opts.size),
+                transition: None,
+            },
+        ),
+        (
+            half,
+            Command::SetScene {
+                scene: pip_scene(),
+                transition: Some(Transition {
+                    duration_ms: 1000,
+                    easing: Easing::EaseInOut,
+                }),
+            },
+        ),
     ];
 
     let mut session = Session::start(config, gpu, Box::new(sink))?;
     let handle = session.handle();
     let hosts = [
-        ("host-a", SyntheticHost { width: 1280, height: 720, ..SyntheticHost::new((230, 60, 80), 440.0) }),
-        ("host-b", SyntheticHost { width: 1280, height: 720, ..SyntheticHost::new((60, 120, 240), 660.0) }),
+        (
+            "host-a",
+            SyntheticHost {
+                width: 1280,
+                height: 720,
+                ..SyntheticHost::new((230, 60, 80), 440.0)
+            },
+        ),
+        (
+            "host-b",
+            SyntheticHost {
+                width: 1280,
+                height: 720,
+                ..SyntheticHost::new((60, 120, 240), 660.0)
+            },
+        ),
     ];
     let mut feeders = Vec::new();
     for sender in session.take_inputs() {
-        let Some((_, host)) = hosts.iter().find(|(id, _)| *id == sender.id()) else { continue };
-        let host = SyntheticHost { fps: opts.fps, ..host.clone() };
+        let Some((_, host)) = hosts.iter().find(|(id, _)| *id == sender.id()) else {
+            continue;
+        };
+        let host = SyntheticHost {
+            fps: opts.fps,
+            ..host.clone()
+        };
         let duration = opts.duration + Duration::from_millis(100);
-        feeders.push(std::thread::spawn(move || host.run(&sender, duration, false)));
+        feeders.push(std::thread::spawn(move || {
+            host.run(&sender, duration, false)
+        }));
     }
     let started = Instant::now();
     let total = opts.duration.as_secs_f64();
@@ -211,7 +301,11 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
     for f in feeders {
         let _ = f.join();
     }
-    let snapshots: Vec<PathBuf> = snaps.into_iter().map(|(_, p)| p).filter(|p| p.exists()).collect();
+    let snapshots: Vec<PathBuf> = snaps
+        .into_iter()
+        .map(|(_, p)| p)
+        .filter(|p| p.exists())
+        .collect();
     eprintln!(
         "demo: done in {:.1} s: {} frames, {} audio blocks",
         report.wall.as_secs_f64(),
@@ -223,10 +317,16 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
     for s in &snapshots {
         println!("{}", s.display());
     }
-    Ok(DemoResult { mp4, flv, snapshots })
+    Ok(DemoResult {
+        mp4,
+        flv,
+        snapshots,
+    })
 }
 
 /// Checks that `path` exists and is not empty.
 pub fn non_empty(path: &Path) -> bool {
-    std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false)
 }

@@ -5,10 +5,10 @@
 //! [`synthetic`] (test hosts), [`demo`] and [`bench`] (the CLI's jobs). WHIP ingest, alignment
 //! and the gRPC server plug into [`session`] (see its module doc).
 
+pub mod bench;
+pub mod demo;
 pub mod frame;
 pub mod gpu;
 pub mod output;
 pub mod session;
 pub mod synthetic;
-pub mod demo;
-pub mod bench;

@@ -13,13 +13,22 @@ use compositor::session::Fps;
 use layouts::Size;
 
 #[derive(Parser, Debug)]
-#[command(name = "compositor", version, about = "Real-time GPU compositor for live PK battles and multi-guest panels")]
+#[command(
+    name = "compositor",
+    version,
+    about = "Real-time GPU compositor for live PK battles and multi-guest panels"
+)]
 struct Cli {
     /// Log format: human or json.
     #[arg(long, global = true, default_value = "human")]
     log_format: String,
     /// Graphics adapter: auto, hardware or software (env COMPOSITOR_ADAPTER).
-    #[arg(long, global = true, env = "COMPOSITOR_ADAPTER", default_value = "auto")]
+    #[arg(
+        long,
+        global = true,
+        env = "COMPOSITOR_ADAPTER",
+        default_value = "auto"
+    )]
     adapter: String,
     #[command(subcommand)]
     cmd: Option<Cmd>,
@@ -84,16 +93,24 @@ enum BenchCmd {
 }
 
 fn parse_size(s: &str) -> Result<Size, String> {
-    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("size {s:?}: expected WxH"))?;
-    let w = w.parse::<u32>().map_err(|_| format!("size {s:?}: bad width"))?;
-    let h = h.parse::<u32>().map_err(|_| format!("size {s:?}: bad height"))?;
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("size {s:?}: expected WxH"))?;
+    let w = w
+        .parse::<u32>()
+        .map_err(|_| format!("size {s:?}: bad width"))?;
+    let h = h
+        .parse::<u32>()
+        .map_err(|_| format!("size {s:?}: bad height"))?;
     Ok(Size::new(w, h))
 }
 
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,compositor=info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
     } else {
@@ -107,11 +124,22 @@ fn real_main() -> anyhow::Result<()> {
     let adapter: AdapterChoice = cli.adapter.parse()?;
     match cli.cmd {
         None => {
-            let mut opts = DemoOptions { adapter, ..DemoOptions::default() };
+            let mut opts = DemoOptions {
+                adapter,
+                ..DemoOptions::default()
+            };
             opts.encoder = EncoderSettings::default();
             run_demo(&opts)?;
         }
-        Some(Cmd::Demo { out, duration, size, fps, encoder, bitrate, preset }) => {
+        Some(Cmd::Demo {
+            out,
+            duration,
+            size,
+            fps,
+            encoder,
+            bitrate,
+            preset,
+        }) => {
             if !(2.0..=3600.0).contains(&duration) {
                 anyhow::bail!("--duration {duration}: must be 2..=3600 seconds");
             }
@@ -121,15 +149,34 @@ fn real_main() -> anyhow::Result<()> {
                 duration: Duration::from_secs_f64(duration),
                 size: parse_size(&size).map_err(anyhow::Error::msg)?,
                 fps: fps.parse::<Fps>().map_err(anyhow::Error::msg)?,
-                encoder: EncoderSettings { kind, video_kbps: bitrate, preset, ..EncoderSettings::default() },
+                encoder: EncoderSettings {
+                    kind,
+                    video_kbps: bitrate,
+                    preset,
+                    ..EncoderSettings::default()
+                },
                 adapter,
             };
             run_demo(&opts)?;
         }
-        Some(Cmd::Bench { what: BenchCmd::Render { inputs, input_size, canvas, frames, warmup, json } }) => {
+        Some(Cmd::Bench {
+            what:
+                BenchCmd::Render {
+                    inputs,
+                    input_size,
+                    canvas,
+                    frames,
+                    warmup,
+                    json,
+                },
+        }) => {
             let inputs = inputs
                 .split(',')
-                .map(|s| s.trim().parse::<usize>().map_err(|_| anyhow::anyhow!("--inputs: bad number {s:?}")))
+                .map(|s| {
+                    s.trim()
+                        .parse::<usize>()
+                        .map_err(|_| anyhow::anyhow!("--inputs: bad number {s:?}"))
+                })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             if inputs.iter().any(|&n| n == 0 || n > 16) {
                 anyhow::bail!("--inputs: each count must be 1..=16");

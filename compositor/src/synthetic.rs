@@ -33,7 +33,15 @@ pub struct SyntheticHost {
 impl SyntheticHost {
     /// A 1280×720 30 fps host with a 48 kHz stereo tone.
     pub fn new(tint: (u8, u8, u8), tone_hz: f32) -> Self {
-        Self { width: 1280, height: 720, fps: Fps::new(30, 1), tint, tone_hz, sample_rate: 48_000, channels: 2 }
+        Self {
+            width: 1280,
+            height: 720,
+            fps: Fps::new(30, 1),
+            tint,
+            tone_hz,
+            sample_rate: 48_000,
+            channels: 2,
+        }
     }
 
     /// Generates frames and audio from session time 0 until `duration` (or until the input
@@ -73,7 +81,8 @@ impl SyntheticHost {
                 a += 1;
                 let frames = (self.sample_rate / 50) as usize;
                 let mut samples = Vec::with_capacity(frames * usize::from(self.channels));
-                let step = std::f64::consts::TAU * f64::from(self.tone_hz) / f64::from(self.sample_rate);
+                let step =
+                    std::f64::consts::TAU * f64::from(self.tone_hz) / f64::from(self.sample_rate);
                 for _ in 0..frames {
                     let v = (phase.sin() * 0.25) as f32; // −12 dBFS
                     phase = (phase + step) % std::f64::consts::TAU;
@@ -81,7 +90,12 @@ impl SyntheticHost {
                         samples.push(v);
                     }
                 }
-                input.send_audio(AudioBlock { pts: t, sample_rate: self.sample_rate, channels: self.channels, samples })
+                input.send_audio(AudioBlock {
+                    pts: t,
+                    sample_rate: self.sample_rate,
+                    channels: self.channels,
+                    samples,
+                })
             };
             if res.is_err() {
                 break;
@@ -109,8 +123,17 @@ impl PatternGen {
         let matrix = ColorMatrix::for_height(host.height);
         let (_, u, v) = rgb_to_yuv(host.tint.0, host.tint.1, host.tint.2, matrix);
         let period = 256usize;
-        let ramp = (0..w + h + period).map(|i| 40 + ((i % period) as u32 * 150 / period as u32) as u8).collect();
-        Self { w, h, ramp, u, v, matrix }
+        let ramp = (0..w + h + period)
+            .map(|i| 40 + ((i % period) as u32 * 150 / period as u32) as u8)
+            .collect();
+        Self {
+            w,
+            h,
+            ramp,
+            u,
+            v,
+            matrix,
+        }
     }
 
     /// The picture at session time `t`.
@@ -143,6 +166,10 @@ impl PatternGen {
             }
         }
         let image = I420Frame::from_vec(w as u32, h as u32, data)?;
-        Ok(VideoFrame { pts: t, matrix: self.matrix, image })
+        Ok(VideoFrame {
+            pts: t,
+            matrix: self.matrix,
+            image,
+        })
     }
 }

@@ -87,6 +87,7 @@ pub struct GpuContext {
     /// What adapter it runs on.
     pub info: wgpu::AdapterInfo,
     pub(crate) pipelines: Pipelines,
+    errors: Arc<Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -180,13 +181,39 @@ impl GpuContext {
                 required_limits: adapter.limits(),
                 ..Default::default()
             }))?;
+        // wgpu's default is to panic on an uncaptured error; a server must not. Errors are
+        // recorded here and surface as `GpuError::Wgpu` from the next render.
+        let errors: Arc<Mutex<Vec<String>>> = Arc::default();
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            tracing::error!(error = %e, "GPU error");
+            let mut v = sink.lock().unwrap_or_else(|p| p.into_inner());
+            if v.len() < 16 {
+                v.push(e.to_string());
+            }
+        }));
         let pipelines = Pipelines::new(&device);
-        Ok(GpuContext {
+        let ctx = GpuContext {
             device,
             queue,
             info,
             pipelines,
-        })
+            errors,
+        };
+        if let Some(e) = ctx.take_error() {
+            return Err(GpuError::Wgpu(format!("pipeline creation failed: {e}")));
+        }
+        Ok(ctx)
+    }
+
+    /// The first GPU error recorded since the last call, if any.
+    pub fn take_error(&self) -> Option<String> {
+        let mut v = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        if v.is_empty() {
+            None
+        } else {
+            Some(v.drain(..).collect::<Vec<_>>().join("; "))
+        }
     }
 
     /// True when running on a software (CPU) adapter.

@@ -1,58 +1,71 @@
 // Converts the Rgba16Float canvas (premultiplied over an opaque background, so alpha = 1) to
-// limited-range I420 planes: one pass writes Y at full size, one writes U and V at half size
-// (2x2 box average, i.e. centre-sited chroma).
+// limited-range I420 in one compute dispatch. Each invocation handles an 8x2 pixel block:
+// two u32 words of Y per row, one word of U and one of V (2x2 box average = centre-sited
+// chroma). Output layout (bytes): Y rows of `y_pitch`, then U rows of `c_pitch`, then V rows
+// of `c_pitch`; pitches are multiples of 8 / 4 bytes so every word is whole. Pixels past the
+// canvas edge (padding) repeat the last column.
 
 struct Params {
-    // kr, kb, canvas w, canvas h
-    k: vec4<f32>,
+    k: vec4<f32>,      // kr, kb, canvas w, canvas h
+    lay: vec4<u32>,    // y_pitch words, c_pitch words, u offset words, v offset words
 };
 
 @group(0) @binding(0) var canvas: texture_2d<f32>;
 @group(0) @binding(1) var<uniform> params: Params;
-
-@vertex
-fn vs_full(@builtin(vertex_index) vi: u32) -> @builtin(position) vec4<f32> {
-    // One triangle covering the target.
-    let x = f32(i32(vi & 1u) * 4 - 1);
-    let y = f32(i32(vi >> 1u) * 4 - 1);
-    return vec4<f32>(x, y, 0.0, 1.0);
-}
-
-fn luma(c: vec3<f32>) -> f32 {
-    let kr = params.k.x;
-    let kb = params.k.y;
-    return kr * c.r + (1.0 - kr - kb) * c.g + kb * c.b;
-}
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
 
 fn load(p: vec2<i32>) -> vec3<f32> {
     let maxp = vec2<i32>(i32(params.k.z) - 1, i32(params.k.w) - 1);
     return textureLoad(canvas, clamp(p, vec2<i32>(0, 0), maxp), 0).rgb;
 }
 
-@fragment
-fn fs_y(@builtin(position) pos: vec4<f32>) -> @location(0) vec4<f32> {
-    let c = load(vec2<i32>(pos.xy));
-    let y = (16.0 + 219.0 * luma(c)) / 255.0;
-    return vec4<f32>(y, 0.0, 0.0, 1.0);
+fn luma(c: vec3<f32>) -> f32 {
+    return params.k.x * c.r + (1.0 - params.k.x - params.k.y) * c.g + params.k.y * c.b;
 }
 
-struct UvOut {
-    @location(0) u: vec4<f32>,
-    @location(1) v: vec4<f32>,
-};
+fn code_y(c: vec3<f32>) -> u32 {
+    return u32(clamp(round(16.0 + 219.0 * luma(c)), 0.0, 255.0));
+}
 
-@fragment
-fn fs_uv(@builtin(position) pos: vec4<f32>) -> UvOut {
-    let base = vec2<i32>(pos.xy) * 2;
-    let c = (load(base) + load(base + vec2<i32>(1, 0)) + load(base + vec2<i32>(0, 1))
-        + load(base + vec2<i32>(1, 1))) * 0.25;
+@compute @workgroup_size(8, 8)
+fn cs_main(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let bx = gid.x;           // block column: pixels 8*bx .. 8*bx+7
+    let by = gid.y;           // block row: pixels 2*by, 2*by+1
+    let y_pitch = params.lay.x;
+    let c_pitch = params.lay.y;
+    if (bx * 2u >= y_pitch || by * 2u >= u32(params.k.w)) {
+        return;
+    }
     let kr = params.k.x;
     let kb = params.k.y;
-    let y = luma(c);
-    let cb = (c.b - y) / (2.0 * (1.0 - kb));
-    let cr = (c.r - y) / (2.0 * (1.0 - kr));
-    var out: UvOut;
-    out.u = vec4<f32>((128.0 + 224.0 * cb) / 255.0, 0.0, 0.0, 1.0);
-    out.v = vec4<f32>((128.0 + 224.0 * cr) / 255.0, 0.0, 0.0, 1.0);
-    return out;
+    var yw = array<u32, 4>(0u, 0u, 0u, 0u);
+    var uw = 0u;
+    var vw = 0u;
+    for (var i = 0; i < 4; i = i + 1) {
+        let x0 = i32(bx * 8u) + 2 * i;
+        let y0 = i32(by * 2u);
+        let a = load(vec2<i32>(x0, y0));
+        let b = load(vec2<i32>(x0 + 1, y0));
+        let c = load(vec2<i32>(x0, y0 + 1));
+        let d = load(vec2<i32>(x0 + 1, y0 + 1));
+        let shift_y = u32((i % 2) * 16);
+        let word = i / 2;
+        yw[word] = yw[word] | (code_y(a) << shift_y) | (code_y(b) << (shift_y + 8u));
+        yw[word + 2] = yw[word + 2] | (code_y(c) << shift_y) | (code_y(d) << (shift_y + 8u));
+        let m = (a + b + c + d) * 0.25;
+        let ym = luma(m);
+        let cb = (m.b - ym) / (2.0 * (1.0 - kb));
+        let cr = (m.r - ym) / (2.0 * (1.0 - kr));
+        let cu = u32(clamp(round(128.0 + 224.0 * cb), 0.0, 255.0));
+        let cv = u32(clamp(round(128.0 + 224.0 * cr), 0.0, 255.0));
+        uw = uw | (cu << u32(i * 8));
+        vw = vw | (cv << u32(i * 8));
+    }
+    let row0 = by * 2u * y_pitch + bx * 2u;
+    out[row0] = yw[0];
+    out[row0 + 1u] = yw[1];
+    out[row0 + y_pitch] = yw[2];
+    out[row0 + y_pitch + 1u] = yw[3];
+    out[params.lay.z + by * c_pitch + bx] = uw;
+    out[params.lay.w + by * c_pitch + bx] = vw;
 }

@@ -1,48 +1,75 @@
-// Draws one plan item (an I420 input, an RGBA image or a solid colour) onto the canvas.
-// Canvas: Rgba16Float, premultiplied alpha, video-gamma R'G'B' (no linearisation: the same
-// space broadcast mixers blend in). Coordinates: pixels, origin top-left.
+// Draws every item of a frame plan in ONE instanced draw call (instance i = item i, painter's
+// order): an I420 input sampled from the Y/U/V atlases, an RGBA image from the image atlas,
+// or a solid colour. Canvas: Rgba16Float, premultiplied alpha, video-gamma R'G'B' (no
+// linearisation: the space broadcast mixers blend in). Coordinates: pixels, origin top-left.
 
 struct Item {
     dest: vec4<f32>,          // x, y, w, h of the placed rect, pixels
-    crop: vec4<f32>,          // u, v, w, h in the source, 0..1
-    canvas: vec4<f32>,        // canvas w, h, 1/w, 1/h
+    uv: vec4<f32>,            // atlas uv of the crop: u0, v0, du, dv
+    clamp_l: vec4<f32>,       // luma / RGBA atlas uv bounds: umin, vmin, umax, vmax
+    clamp_c: vec4<f32>,       // chroma atlas uv bounds
     color: vec4<f32>,         // solid colour, straight alpha
     border_color: vec4<f32>,  // straight alpha
     params: vec4<f32>,        // opacity, corner radius px, border width px, unused
-    taps: vec4<f32>,          // taps x, taps y, uv step per output pixel x, y
+    taps: vec4<f32>,          // taps x, taps y, atlas uv step per output pixel x, y
     mode: vec4<u32>,          // 0 = I420, 1 = RGBA image, 2 = solid; matrix 0 = 709, 1 = 601
 };
 
-@group(0) @binding(0) var<uniform> item: Item;
-@group(1) @binding(0) var t0: texture_2d<f32>;   // Y plane, or the RGBA image
-@group(1) @binding(1) var t1: texture_2d<f32>;   // U plane
-@group(1) @binding(2) var t2: texture_2d<f32>;   // V plane
-@group(1) @binding(3) var samp: sampler;
+struct Frame {
+    canvas: vec4<f32>,        // w, h, 1/w, 1/h
+};
 
+@group(0) @binding(0) var<storage, read> items: array<Item>;
+@group(0) @binding(1) var<uniform> frame: Frame;
+@group(0) @binding(2) var atlas_y: texture_2d<f32>;
+@group(0) @binding(3) var atlas_u: texture_2d<f32>;
+@group(0) @binding(4) var atlas_v: texture_2d<f32>;
+@group(0) @binding(5) var atlas_rgba: texture_2d<f32>;
+@group(0) @binding(6) var samp: sampler;
+
+// Per-item data travels to the fragment stage as flat varyings: reading the storage buffer
+// per fragment is several times slower on the software adapter.
 struct VsOut {
     @builtin(position) pos: vec4<f32>,
     @location(0) local: vec2<f32>,   // pixels from the rect's top-left
     @location(1) uv: vec2<f32>,
+    @location(2) @interpolate(flat) size: vec2<f32>,
+    @location(3) @interpolate(flat) clamp_l: vec4<f32>,
+    @location(4) @interpolate(flat) clamp_c: vec4<f32>,
+    @location(5) @interpolate(flat) color: vec4<f32>,
+    @location(6) @interpolate(flat) border_color: vec4<f32>,
+    @location(7) @interpolate(flat) params: vec4<f32>,
+    @location(8) @interpolate(flat) taps: vec4<f32>,
+    @location(9) @interpolate(flat) mode: vec2<u32>,
 };
 
 @vertex
-fn vs_main(@builtin(vertex_index) vi: u32) -> VsOut {
+fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) ii: u32) -> VsOut {
     var corners = array<vec2<f32>, 6>(
         vec2<f32>(0.0, 0.0), vec2<f32>(1.0, 0.0), vec2<f32>(0.0, 1.0),
         vec2<f32>(0.0, 1.0), vec2<f32>(1.0, 0.0), vec2<f32>(1.0, 1.0),
     );
+    let item = items[ii];
     let c = corners[vi];
     let px = item.dest.xy + c * item.dest.zw;
-    let ndc = vec2<f32>(px.x * item.canvas.z * 2.0 - 1.0, 1.0 - px.y * item.canvas.w * 2.0);
+    let ndc = vec2<f32>(px.x * frame.canvas.z * 2.0 - 1.0, 1.0 - px.y * frame.canvas.w * 2.0);
     var out: VsOut;
     out.pos = vec4<f32>(ndc, 0.0, 1.0);
     out.local = c * item.dest.zw;
-    out.uv = item.crop.xy + c * item.crop.zw;
+    out.uv = item.uv.xy + c * item.uv.zw;
+    out.size = item.dest.zw;
+    out.clamp_l = item.clamp_l;
+    out.clamp_c = item.clamp_c;
+    out.color = item.color;
+    out.border_color = item.border_color;
+    out.params = item.params;
+    out.taps = item.taps;
+    out.mode = item.mode.xy;
     return out;
 }
 
 fn yuv_to_rgb(y8: f32, u8: f32, v8: f32, matrix: u32) -> vec3<f32> {
-    // Limited range: Y 16..235, C 16..240 (as 0..1 texture values * 255).
+    // Limited range: Y 16..235, C 16..240 (texture values are code / 255).
     let y = (y8 * 255.0 - 16.0) / 219.0;
     let cb = (u8 * 255.0 - 128.0) / 224.0;
     let cr = (v8 * 255.0 - 128.0) / 224.0;
@@ -65,24 +92,28 @@ fn rounded_box_sdf(p: vec2<f32>, b: vec2<f32>, r: f32) -> f32 {
     return length(max(q, vec2<f32>(0.0, 0.0))) + min(max(q.x, q.y), 0.0) - r;
 }
 
-fn sample_one(p: vec2<f32>) -> vec4<f32> {
+fn sample_one(item: VsOut, p: vec2<f32>) -> vec4<f32> {
+    // Clamp inside the item's own atlas rectangle so bilinear taps never bleed into a
+    // neighbour.
+    let pl = clamp(p, item.clamp_l.xy, item.clamp_l.zw);
     if (item.mode.x == 0u) {
-        let y = textureSampleLevel(t0, samp, p, 0.0).r;
-        let u = textureSampleLevel(t1, samp, p, 0.0).r;
-        let v = textureSampleLevel(t2, samp, p, 0.0).r;
+        let pc = clamp(p, item.clamp_c.xy, item.clamp_c.zw);
+        let y = textureSampleLevel(atlas_y, samp, pl, 0.0).r;
+        let u = textureSampleLevel(atlas_u, samp, pc, 0.0).r;
+        let v = textureSampleLevel(atlas_v, samp, pc, 0.0).r;
         return vec4<f32>(yuv_to_rgb(y, u, v, item.mode.y), 1.0);
     }
-    return textureSampleLevel(t0, samp, p, 0.0);
+    return textureSampleLevel(atlas_rgba, samp, pl, 0.0);
 }
 
-fn sample_content(uv: vec2<f32>) -> vec4<f32> {
+fn sample_content(item: VsOut, uv: vec2<f32>) -> vec4<f32> {
     if (item.mode.x == 2u) {
         return item.color;
     }
     let nx = i32(item.taps.x);
     let ny = i32(item.taps.y);
     if (nx <= 1 && ny <= 1) {
-        return sample_one(uv);
+        return sample_one(item, uv);
     }
     // Downscaling by more than 2x: average n x n bilinear taps spread over the footprint
     // of one output pixel (each bilinear tap already averages 2x2 texels).
@@ -91,7 +122,7 @@ fn sample_content(uv: vec2<f32>) -> vec4<f32> {
     for (var j = 0; j < ny; j = j + 1) {
         for (var i = 0; i < nx; i = i + 1) {
             let off = vec2<f32>((f32(i) + 0.5) / f32(nx) - 0.5, (f32(j) + 0.5) / f32(ny) - 0.5) * step;
-            acc = acc + sample_one(uv + off);
+            acc = acc + sample_one(item, uv + off);
         }
     }
     return acc / f32(nx * ny);
@@ -99,16 +130,20 @@ fn sample_content(uv: vec2<f32>) -> vec4<f32> {
 
 @fragment
 fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
-    var c = sample_content(in.uv);   // straight alpha
-    let half = item.dest.zw * 0.5;
+    let item = in;
+    var c = sample_content(item, in.uv);   // straight alpha
+    let half = item.size * 0.5;
     let radius = min(item.params.y, min(half.x, half.y));
-    let d = rounded_box_sdf(in.local - half, half, radius);
-    let coverage = clamp(0.5 - d, 0.0, 1.0);
-    let bw = item.params.z;
-    if (bw > 0.0) {
-        // Border: the band -bw < d <= 0, antialiased on its inner edge.
-        let inner = clamp(-d - bw + 0.5, 0.0, 1.0);
-        c = mix(item.border_color, c, inner);
+    var coverage = 1.0;
+    if (radius > 0.0 || item.params.z > 0.0) {
+        let d = rounded_box_sdf(in.local - half, half, radius);
+        coverage = clamp(0.5 - d, 0.0, 1.0);
+        let bw = item.params.z;
+        if (bw > 0.0) {
+            // Border: the band -bw < d <= 0, antialiased on its inner edge.
+            let inner = clamp(-d - bw + 0.5, 0.0, 1.0);
+            c = mix(item.border_color, c, inner);
+        }
     }
     let a = c.a * coverage * item.params.x;
     return vec4<f32>(c.rgb * a, a);

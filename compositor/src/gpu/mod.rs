@@ -1,6 +1,7 @@
 //! GPU rendering with wgpu: the shared device ([`GpuContext`]) and per-session
 //! [`Renderer`]s. See `renderer.rs` for the per-frame flow and buffer ownership.
 
+mod atlas;
 mod context;
 mod pipelines;
 mod renderer;

@@ -3,18 +3,16 @@
 
 /// Canvas format: 16-bit float keeps I420 → RGB → I420 exact to well under one code value and
 /// keeps out-of-gamut Y'CbCr combinations unclipped until the final conversion.
-pub const CANVAS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba8Unorm;
+pub const CANVAS_FORMAT: wgpu::TextureFormat = wgpu::TextureFormat::Rgba16Float;
 
-/// Size of one item's uniform block, padded to the dynamic-offset alignment.
-pub const ITEM_UNIFORM_SIZE: u64 = 256;
-
-/// Per-item uniforms, mirrored by `struct Item` in draw.wgsl.
+/// Per-item data, mirrored by `struct Item` in draw.wgsl (storage buffer, 144 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ItemUniform {
+pub struct ItemData {
     pub dest: [f32; 4],
-    pub crop: [f32; 4],
-    pub canvas: [f32; 4],
+    pub uv: [f32; 4],
+    pub clamp_l: [f32; 4],
+    pub clamp_c: [f32; 4],
     pub color: [f32; 4],
     pub border_color: [f32; 4],
     pub params: [f32; 4],
@@ -22,33 +20,55 @@ pub struct ItemUniform {
     pub mode: [u32; 4],
 }
 
-/// Uniforms of the I420 conversion passes (`struct Params` in convert.wgsl).
+/// `struct Frame` in draw.wgsl.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
-pub struct ConvertUniform {
+pub struct FrameData {
+    pub canvas: [f32; 4],
+}
+
+/// `struct Params` in convert.wgsl.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub struct ConvertParams {
     pub k: [f32; 4],
+    pub layout: [u32; 4],
 }
 
 pub(crate) struct Pipelines {
-    pub item_layout: wgpu::BindGroupLayout,
-    pub tex_layout: wgpu::BindGroupLayout,
+    pub draw_layout: wgpu::BindGroupLayout,
     pub convert_layout: wgpu::BindGroupLayout,
     pub draw: wgpu::RenderPipeline,
-    pub to_y: wgpu::RenderPipeline,
-    pub to_uv: wgpu::RenderPipeline,
+    pub convert: wgpu::ComputePipeline,
     pub sampler: wgpu::Sampler,
 }
 
-fn tex_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+fn entry(
+    binding: u32,
+    visibility: wgpu::ShaderStages,
+    ty: wgpu::BindingType,
+) -> wgpu::BindGroupLayoutEntry {
     wgpu::BindGroupLayoutEntry {
         binding,
-        visibility: wgpu::ShaderStages::FRAGMENT,
-        ty: wgpu::BindingType::Texture {
-            sample_type: wgpu::TextureSampleType::Float { filterable: true },
-            view_dimension: wgpu::TextureViewDimension::D2,
-            multisampled: false,
-        },
+        visibility,
+        ty,
         count: None,
+    }
+}
+
+fn texture(filterable: bool) -> wgpu::BindingType {
+    wgpu::BindingType::Texture {
+        sample_type: wgpu::TextureSampleType::Float { filterable },
+        view_dimension: wgpu::TextureViewDimension::D2,
+        multisampled: false,
+    }
+}
+
+fn buffer(ty: wgpu::BufferBindingType) -> wgpu::BindingType {
+    wgpu::BindingType::Buffer {
+        ty,
+        has_dynamic_offset: false,
+        min_binding_size: None,
     }
 }
 
@@ -62,63 +82,44 @@ impl Pipelines {
             label: Some("convert.wgsl"),
             source: wgpu::ShaderSource::Wgsl(include_str!("convert.wgsl").into()),
         });
-        let item_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("item uniform"),
-            entries: &[wgpu::BindGroupLayoutEntry {
-                binding: 0,
-                visibility: wgpu::ShaderStages::VERTEX_FRAGMENT,
-                ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
-                    has_dynamic_offset: true,
-                    min_binding_size: wgpu::BufferSize::new(
-                        std::mem::size_of::<ItemUniform>() as u64
-                    ),
-                },
-                count: None,
-            }],
-        });
-        let tex_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
-            label: Some("item textures"),
+        let vf = wgpu::ShaderStages::VERTEX_FRAGMENT;
+        let f = wgpu::ShaderStages::FRAGMENT;
+        let draw_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("draw"),
             entries: &[
-                tex_entry(0),
-                tex_entry(1),
-                tex_entry(2),
-                wgpu::BindGroupLayoutEntry {
-                    binding: 3,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
-                    count: None,
-                },
+                entry(
+                    0,
+                    vf,
+                    buffer(wgpu::BufferBindingType::Storage { read_only: true }),
+                ),
+                entry(1, vf, buffer(wgpu::BufferBindingType::Uniform)),
+                entry(2, f, texture(true)),
+                entry(3, f, texture(true)),
+                entry(4, f, texture(true)),
+                entry(5, f, texture(true)),
+                entry(
+                    6,
+                    f,
+                    wgpu::BindingType::Sampler(wgpu::SamplerBindingType::Filtering),
+                ),
             ],
         });
+        let c = wgpu::ShaderStages::COMPUTE;
         let convert_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("convert"),
             entries: &[
-                wgpu::BindGroupLayoutEntry {
-                    binding: 0,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Texture {
-                        sample_type: wgpu::TextureSampleType::Float { filterable: false },
-                        view_dimension: wgpu::TextureViewDimension::D2,
-                        multisampled: false,
-                    },
-                    count: None,
-                },
-                wgpu::BindGroupLayoutEntry {
-                    binding: 1,
-                    visibility: wgpu::ShaderStages::FRAGMENT,
-                    ty: wgpu::BindingType::Buffer {
-                        ty: wgpu::BufferBindingType::Uniform,
-                        has_dynamic_offset: false,
-                        min_binding_size: None,
-                    },
-                    count: None,
-                },
+                entry(0, c, texture(false)),
+                entry(1, c, buffer(wgpu::BufferBindingType::Uniform)),
+                entry(
+                    2,
+                    c,
+                    buffer(wgpu::BufferBindingType::Storage { read_only: false }),
+                ),
             ],
         });
-        let draw_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+        let draw_pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("draw"),
-            bind_group_layouts: &[Some(&item_layout), Some(&tex_layout)],
+            bind_group_layouts: &[Some(&draw_layout)],
             immediate_size: 0,
         });
         let convert_pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
@@ -126,21 +127,14 @@ impl Pipelines {
             bind_group_layouts: &[Some(&convert_layout)],
             immediate_size: 0,
         });
-        let premultiplied_over = wgpu::BlendState {
-            color: wgpu::BlendComponent {
-                src_factor: wgpu::BlendFactor::One,
-                dst_factor: wgpu::BlendFactor::OneMinusSrcAlpha,
-                operation: wgpu::BlendOperation::Add,
-            },
-            alpha: wgpu::BlendComponent {
-                src_factor: wgpu::BlendFactor::One,
-                dst_factor: wgpu::BlendFactor::OneMinusSrcAlpha,
-                operation: wgpu::BlendOperation::Add,
-            },
+        let over = wgpu::BlendComponent {
+            src_factor: wgpu::BlendFactor::One,
+            dst_factor: wgpu::BlendFactor::OneMinusSrcAlpha,
+            operation: wgpu::BlendOperation::Add,
         };
         let draw = device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-            label: Some("draw item"),
-            layout: Some(&draw_layout),
+            label: Some("draw items"),
+            layout: Some(&draw_pl),
             vertex: wgpu::VertexState {
                 module: &draw_module,
                 entry_point: Some("vs_main"),
@@ -156,43 +150,24 @@ impl Pipelines {
                 compilation_options: Default::default(),
                 targets: &[Some(wgpu::ColorTargetState {
                     format: CANVAS_FORMAT,
-                    blend: Some(premultiplied_over),
+                    blend: Some(wgpu::BlendState {
+                        color: over,
+                        alpha: over,
+                    }),
                     write_mask: wgpu::ColorWrites::ALL,
                 })],
             }),
             multiview_mask: None,
             cache: None,
         });
-        let r8 = Some(wgpu::ColorTargetState {
-            format: wgpu::TextureFormat::R8Unorm,
-            blend: None,
-            write_mask: wgpu::ColorWrites::ALL,
+        let convert = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some("to I420"),
+            layout: Some(&convert_pl),
+            module: &convert_module,
+            entry_point: Some("cs_main"),
+            compilation_options: Default::default(),
+            cache: None,
         });
-        let convert = |entry: &str, targets: &[Option<wgpu::ColorTargetState>]| {
-            device.create_render_pipeline(&wgpu::RenderPipelineDescriptor {
-                label: Some(entry),
-                layout: Some(&convert_pl),
-                vertex: wgpu::VertexState {
-                    module: &convert_module,
-                    entry_point: Some("vs_full"),
-                    compilation_options: Default::default(),
-                    buffers: &[],
-                },
-                primitive: wgpu::PrimitiveState::default(),
-                depth_stencil: None,
-                multisample: wgpu::MultisampleState::default(),
-                fragment: Some(wgpu::FragmentState {
-                    module: &convert_module,
-                    entry_point: Some(entry),
-                    compilation_options: Default::default(),
-                    targets,
-                }),
-                multiview_mask: None,
-                cache: None,
-            })
-        };
-        let to_y = convert("fs_y", std::slice::from_ref(&r8));
-        let to_uv = convert("fs_uv", &[r8.clone(), r8]);
         let sampler = device.create_sampler(&wgpu::SamplerDescriptor {
             label: Some("linear clamp"),
             address_mode_u: wgpu::AddressMode::ClampToEdge,
@@ -203,12 +178,10 @@ impl Pipelines {
             ..Default::default()
         });
         Pipelines {
-            item_layout,
-            tex_layout,
+            draw_layout,
             convert_layout,
             draw,
-            to_y,
-            to_uv,
+            convert,
             sampler,
         }
     }

@@ -2,18 +2,19 @@
 //! GPU canvas and reads the result back as I420.
 //!
 //! Per frame (all on the calling thread, normally the session thread):
-//! 1. changed input frames (new `seq`) and the item uniforms are written into the mapped
+//! 1. changed input frames (new `seq`) and the per-item data are written into the mapped
 //!    upload [`Arena`]; unchanged inputs (a held frame) are not uploaded again;
-//! 2. one command buffer: arena → R8 Y/U/V textures and the uniform buffer, draw the items in
+//! 2. one command buffer: arena → the input planes' places in the R8 Y/U/V atlases (rows
+//!    256-byte aligned) and the item storage buffer; **one instanced draw** of every item in
 //!    plan order onto the Rgba16Float canvas (I420 → R'G'B' in WGSL, BT.709 or BT.601 limited
-//!    range per input), convert the canvas to Y (full size) and U+V (half size) R8 targets,
-//!    copy those into the readback buffer with 256-byte row alignment;
+//!    range per input); one compute dispatch converts the canvas to packed I420 in a storage
+//!    buffer, copied into the readback buffer;
 //! 3. wait, copy the rows out into the caller's [`I420Frame`].
 //!
-//! Ownership: textures per input slot and per image, the canvas, the targets, the arena and
-//! the readback buffer all belong to the renderer and are reused; they are re-created only
-//! when a size changes (an input's resolution, a bigger plan). Images are uploaded once per
-//! (id, generation). Inputs not used for [`Renderer::EVICT_AFTER`] frames are freed.
+//! Ownership: the atlases (inputs, images), the canvas, the item and output buffers, the
+//! arena and the readback buffer belong to the renderer and are reused; atlases are re-packed
+//! only when an input joins, leaves (after [`Renderer::EVICT_AFTER`] unused frames) or changes
+//! resolution, or an image is (re)registered. Images are uploaded once per (id, generation).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,8 +22,9 @@ use std::time::{Duration, Instant};
 
 use layouts::{Content, DrawItem, FramePlan, Rgba, Size};
 
+use super::atlas::{Packing, Slot, pack};
 use super::context::{GpuContext, GpuError};
-use super::pipelines::{CANVAS_FORMAT, ConvertUniform, ITEM_UNIFORM_SIZE, ItemUniform};
+use super::pipelines::{CANVAS_FORMAT, ConvertParams, FrameData, ItemData};
 use super::upload::{Arena, COPY_ALIGN, align_up, map_slot, take_map};
 use crate::frame::{ColorMatrix, I420Frame, VideoFrame};
 
@@ -66,92 +68,24 @@ pub struct RenderTimings {
     pub uploaded_inputs: u32,
 }
 
-struct PlaneTex {
-    tex: wgpu::Texture,
-    w: u32,
-    h: u32,
-}
-
-struct SourceTex {
-    size: (u32, u32),
-    planes: [PlaneTex; 3],
-    bind: wgpu::BindGroup,
-    seq: Option<u64>,
-    last_used: u64,
-}
-
-struct ImageTex {
-    generation: u64,
-    size: (u32, u32),
-    bind: wgpu::BindGroup,
-}
-
-struct Target {
+struct Tex {
     tex: wgpu::Texture,
     view: wgpu::TextureView,
 }
 
-struct PlaneCopy {
-    input: usize,
-    plane: usize,
-    offset: u64,
-    pitch: u32,
-}
-
-/// Draws frame plans for one canvas size.
-pub struct Renderer {
-    ctx: Arc<GpuContext>,
-    canvas: Size,
-    out_matrix: ColorMatrix,
-    canvas_target: Target,
-    y_target: Target,
-    u_target: Target,
-    v_target: Target,
-    convert_bind: wgpu::BindGroup,
-    readback: wgpu::Buffer,
-    rb_layout: [(u64, u32, u32, u32); 3],
-    uniforms: wgpu::Buffer,
-    uniform_capacity: u64,
-    item_bind: wgpu::BindGroup,
-    uniform_stride: u64,
-    arena: Arena,
-    sources: HashMap<String, SourceTex>,
-    images: HashMap<String, ImageTex>,
-    solid_bind: wgpu::BindGroup,
-    frame_no: u64,
-    scratch_uniforms: Vec<ItemUniform>,
-    scratch_binds: Vec<Bind>,
-    scratch_copies: Vec<PlaneCopy>,
-    scratch_inputs: Vec<String>,
-    missing_images_logged: std::collections::HashSet<String>,
-}
-
-#[derive(Clone)]
-enum Bind {
-    Source(String),
-    Image(String),
-    Solid,
-}
-
-impl std::fmt::Debug for Renderer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Renderer({}x{})", self.canvas.w, self.canvas.h)
-    }
-}
-
-fn target(
+fn texture(
     device: &wgpu::Device,
     label: &str,
     w: u32,
     h: u32,
     format: wgpu::TextureFormat,
     usage: wgpu::TextureUsages,
-) -> Target {
+) -> Tex {
     let tex = device.create_texture(&wgpu::TextureDescriptor {
         label: Some(label),
         size: wgpu::Extent3d {
-            width: w,
-            height: h,
+            width: w.max(1),
+            height: h.max(1),
             depth_or_array_layers: 1,
         },
         mip_level_count: 1,
@@ -162,7 +96,93 @@ fn target(
         view_formats: &[],
     });
     let view = tex.create_view(&wgpu::TextureViewDescriptor::default());
-    Target { tex, view }
+    Tex { tex, view }
+}
+
+const ATLAS_USAGE: wgpu::TextureUsages =
+    wgpu::TextureUsages::TEXTURE_BINDING.union(wgpu::TextureUsages::COPY_DST);
+
+/// Y, U and V atlases of every input's current picture.
+struct InputAtlas {
+    packing: Packing,
+    y: Tex,
+    u: Tex,
+    v: Tex,
+}
+
+impl InputAtlas {
+    fn new(device: &wgpu::Device, packing: Packing) -> Self {
+        let (w, h) = (packing.width, packing.height);
+        let r8 = wgpu::TextureFormat::R8Unorm;
+        InputAtlas {
+            y: texture(device, "atlas Y", w, h, r8, ATLAS_USAGE),
+            u: texture(device, "atlas U", w / 2, h / 2, r8, ATLAS_USAGE),
+            v: texture(device, "atlas V", w / 2, h / 2, r8, ATLAS_USAGE),
+            packing,
+        }
+    }
+}
+
+/// RGBA atlas of registered images in use.
+struct ImageAtlas {
+    packing: Packing,
+    tex: Tex,
+    generations: HashMap<String, u64>,
+}
+
+struct InputState {
+    size: (u32, u32),
+    seq: Option<u64>,
+    last_used: u64,
+}
+
+struct PlaneCopy {
+    input: usize,
+    plane: usize,
+    offset: u64,
+    pitch: u32,
+}
+
+/// Byte layout of the packed I420 output buffer written by the convert shader.
+#[derive(Debug, Clone, Copy)]
+struct OutLayout {
+    y_pitch: u32,
+    c_pitch: u32,
+    u_off: u64,
+    v_off: u64,
+    total: u64,
+}
+
+/// Draws frame plans for one canvas size.
+pub struct Renderer {
+    ctx: Arc<GpuContext>,
+    canvas: Size,
+    out_matrix: ColorMatrix,
+    canvas_tex: Tex,
+    frame_uniform: wgpu::Buffer,
+    out_layout: OutLayout,
+    out_buf: wgpu::Buffer,
+    readback: wgpu::Buffer,
+    convert_bind: wgpu::BindGroup,
+    items_buf: wgpu::Buffer,
+    items_capacity: u64,
+    inputs_atlas: InputAtlas,
+    images_atlas: ImageAtlas,
+    draw_bind: Option<wgpu::BindGroup>,
+    arena: Arena,
+    inputs: HashMap<String, InputState>,
+    frame_no: u64,
+    max_side: u32,
+    scratch_items: Vec<ItemData>,
+    scratch_copies: Vec<PlaneCopy>,
+    scratch_inputs: Vec<String>,
+    missing_images_logged: std::collections::HashSet<String>,
+}
+
+impl std::fmt::Debug for Renderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Renderer({}x{})", self.canvas.w, self.canvas.h)
+    }
 }
 
 fn rgba_f(c: Rgba) -> [f32; 4] {
@@ -174,8 +194,10 @@ fn rgba_f(c: Rgba) -> [f32; 4] {
     ]
 }
 
+const ITEM_SIZE: u64 = std::mem::size_of::<ItemData>() as u64;
+
 impl Renderer {
-    /// Frames an unused input's textures are kept before being freed.
+    /// Frames an unused input keeps its place in the atlas.
     pub const EVICT_AFTER: u64 = 300;
 
     /// A renderer for an even-sized canvas of `canvas` pixels (output matrix chosen from the
@@ -196,7 +218,7 @@ impl Renderer {
         }
         let device = &ctx.device;
         let p = &ctx.pipelines;
-        let canvas_target = target(
+        let canvas_tex = texture(
             device,
             "canvas",
             canvas.w,
@@ -204,112 +226,131 @@ impl Renderer {
             CANVAS_FORMAT,
             wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
         );
-        let plane_usage = wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::COPY_SRC;
-        let (cw, ch) = (canvas.w / 2, canvas.h / 2);
-        let y_target = target(
-            device,
-            "out Y",
-            canvas.w,
-            canvas.h,
-            wgpu::TextureFormat::R8Unorm,
-            plane_usage,
-        );
-        let u_target = target(
-            device,
-            "out U",
-            cw,
-            ch,
-            wgpu::TextureFormat::R8Unorm,
-            plane_usage,
-        );
-        let v_target = target(
-            device,
-            "out V",
-            cw,
-            ch,
-            wgpu::TextureFormat::R8Unorm,
-            plane_usage,
-        );
         let out_matrix = ColorMatrix::for_height(canvas.h);
         let (kr, kb) = out_matrix.kr_kb();
-        let cu = ConvertUniform {
-            k: [kr, kb, canvas.w as f32, canvas.h as f32],
+        let y_pitch = canvas.w.next_multiple_of(8);
+        let c_pitch = y_pitch / 2;
+        let u_off = u64::from(y_pitch) * u64::from(canvas.h);
+        let v_off = u_off + u64::from(c_pitch) * u64::from(canvas.h / 2);
+        let out_layout = OutLayout {
+            y_pitch,
+            c_pitch,
+            u_off,
+            v_off,
+            total: v_off + u64::from(c_pitch) * u64::from(canvas.h / 2),
         };
-        let convert_uniform = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("convert uniform"),
-            size: std::mem::size_of::<ConvertUniform>() as u64,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let params = ConvertParams {
+            k: [kr, kb, canvas.w as f32, canvas.h as f32],
+            layout: [
+                y_pitch / 4,
+                c_pitch / 4,
+                (u_off / 4) as u32,
+                (v_off / 4) as u32,
+            ],
+        };
+        let mk_buf = |label: &str, size: u64, usage: wgpu::BufferUsages| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        let params_buf = mk_buf(
+            "convert params",
+            std::mem::size_of::<ConvertParams>() as u64,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        );
         ctx.queue
-            .write_buffer(&convert_uniform, 0, bytemuck::bytes_of(&cu));
+            .write_buffer(&params_buf, 0, bytemuck::bytes_of(&params));
+        let frame_uniform = mk_buf(
+            "frame",
+            std::mem::size_of::<FrameData>() as u64,
+            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
+        );
+        let fd = FrameData {
+            canvas: [
+                canvas.w as f32,
+                canvas.h as f32,
+                1.0 / canvas.w as f32,
+                1.0 / canvas.h as f32,
+            ],
+        };
+        ctx.queue
+            .write_buffer(&frame_uniform, 0, bytemuck::bytes_of(&fd));
+        let out_buf = mk_buf(
+            "I420 out",
+            out_layout.total,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+        );
+        let readback = mk_buf(
+            "readback",
+            out_layout.total,
+            wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        );
         let convert_bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
             label: Some("convert"),
             layout: &p.convert_layout,
             entries: &[
                 wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: wgpu::BindingResource::TextureView(&canvas_target.view),
+                    resource: wgpu::BindingResource::TextureView(&canvas_tex.view),
                 },
                 wgpu::BindGroupEntry {
                     binding: 1,
-                    resource: convert_uniform.as_entire_binding(),
+                    resource: params_buf.as_entire_binding(),
+                },
+                wgpu::BindGroupEntry {
+                    binding: 2,
+                    resource: out_buf.as_entire_binding(),
                 },
             ],
         });
-        let mut rb_layout = [(0u64, 0u32, 0u32, 0u32); 3];
-        let mut off = 0u64;
-        for (i, (w, h)) in [(canvas.w, canvas.h), (cw, ch), (cw, ch)]
-            .into_iter()
-            .enumerate()
-        {
-            let pitch = align_up(u64::from(w), u64::from(COPY_ALIGN)) as u32;
-            rb_layout[i] = (off, pitch, w, h);
-            off += u64::from(pitch) * u64::from(h);
-        }
-        let readback = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("readback"),
-            size: off,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        let uniform_stride = ITEM_UNIFORM_SIZE.max(u64::from(
-            device.limits().min_uniform_buffer_offset_alignment,
-        ));
-        let uniform_capacity = 32;
-        let (uniforms, item_bind) = Self::make_uniforms(&ctx, uniform_stride, uniform_capacity);
-        let dummy = target(
-            device,
-            "dummy",
-            1,
-            1,
-            wgpu::TextureFormat::R8Unorm,
-            wgpu::TextureUsages::TEXTURE_BINDING,
+        let items_capacity = 32;
+        let items_buf = mk_buf(
+            "items",
+            ITEM_SIZE * items_capacity,
+            wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
         );
-        let solid_bind = Self::tex_bind(&ctx, [&dummy.view, &dummy.view, &dummy.view]);
-        let arena = Arena::new(device, uniform_stride * uniform_capacity + 4 * 1024 * 1024);
+        let empty = Packing {
+            width: 2,
+            height: 2,
+            slots: Default::default(),
+        };
+        let inputs_atlas = InputAtlas::new(device, empty.clone());
+        let images_atlas = ImageAtlas {
+            tex: texture(
+                device,
+                "atlas RGBA",
+                2,
+                2,
+                wgpu::TextureFormat::Rgba8Unorm,
+                ATLAS_USAGE,
+            ),
+            packing: empty,
+            generations: HashMap::new(),
+        };
+        let arena = Arena::new(device, ITEM_SIZE * items_capacity + 8 * 1024 * 1024);
         Ok(Renderer {
             ctx,
             canvas,
             out_matrix,
-            canvas_target,
-            y_target,
-            u_target,
-            v_target,
-            convert_bind,
+            canvas_tex,
+            frame_uniform,
+            out_layout,
+            out_buf,
             readback,
-            rb_layout,
-            uniforms,
-            uniform_capacity,
-            item_bind,
-            uniform_stride,
+            convert_bind,
+            items_buf,
+            items_capacity,
+            inputs_atlas,
+            images_atlas,
+            draw_bind: None,
             arena,
-            sources: HashMap::new(),
-            images: HashMap::new(),
-            solid_bind,
+            inputs: HashMap::new(),
             frame_no: 0,
-            scratch_uniforms: Vec::new(),
-            scratch_binds: Vec::new(),
+            max_side: max,
+            scratch_items: Vec::new(),
             scratch_copies: Vec::new(),
             scratch_inputs: Vec::new(),
             missing_images_logged: Default::default(),
@@ -331,154 +372,192 @@ impl Renderer {
         &self.ctx
     }
 
-    fn make_uniforms(
-        ctx: &GpuContext,
-        stride: u64,
-        capacity: u64,
-    ) -> (wgpu::Buffer, wgpu::BindGroup) {
-        let buf = ctx.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("item uniforms"),
-            size: stride * capacity,
-            usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
+    /// Re-packs the input atlas if an input is new or changed size. Returns an error when the
+    /// inputs cannot fit in one texture of the device's maximum size.
+    fn ensure_inputs(&mut self, needed: &[(String, u32, u32)]) -> Result<(), GpuError> {
+        let fits = needed.iter().all(|(id, w, h)| {
+            self.inputs_atlas
+                .packing
+                .slots
+                .get(id)
+                .is_some_and(|s| (s.w, s.h) == (*w, *h))
         });
-        let bind = ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("item uniforms"),
-            layout: &ctx.pipelines.item_layout,
-            entries: &[wgpu::BindGroupEntry {
-                binding: 0,
-                resource: wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: &buf,
-                    offset: 0,
-                    size: wgpu::BufferSize::new(std::mem::size_of::<ItemUniform>() as u64),
-                }),
-            }],
+        if fits {
+            return Ok(());
+        }
+        for (id, w, h) in needed {
+            let st = self.inputs.entry(id.clone()).or_insert(InputState {
+                size: (*w, *h),
+                seq: None,
+                last_used: self.frame_no,
+            });
+            if st.size != (*w, *h) {
+                tracing::info!(input = %id, from = ?st.size, to = ?(w, h), "input resolution changed");
+                st.size = (*w, *h);
+            }
+        }
+        let now = self.frame_no;
+        self.inputs.retain(|id, s| {
+            now - s.last_used < Self::EVICT_AFTER || needed.iter().any(|n| &n.0 == id)
         });
-        (buf, bind)
+        let mut list: Vec<(String, u32, u32)> = self
+            .inputs
+            .iter()
+            .map(|(id, s)| (id.clone(), s.size.0, s.size.1))
+            .collect();
+        list.sort();
+        let packing = pack(&list, self.max_side).ok_or_else(|| {
+            GpuError::Unsupported(format!(
+                "{} inputs do not fit in one {}x{} atlas",
+                list.len(),
+                self.max_side,
+                self.max_side
+            ))
+        })?;
+        tracing::debug!(
+            inputs = list.len(),
+            w = packing.width,
+            h = packing.height,
+            "input atlas re-packed"
+        );
+        self.inputs_atlas = InputAtlas::new(&self.ctx.device, packing);
+        for s in self.inputs.values_mut() {
+            s.seq = None;
+        }
+        self.draw_bind = None;
+        Ok(())
     }
 
-    fn tex_bind(ctx: &GpuContext, views: [&wgpu::TextureView; 3]) -> wgpu::BindGroup {
-        ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("item textures"),
-            layout: &ctx.pipelines.tex_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
-                    binding: 0,
-                    resource: wgpu::BindingResource::TextureView(views[0]),
+    /// Re-packs and re-uploads the image atlas if an image in use is new or changed.
+    fn ensure_images(
+        &mut self,
+        used: &[&str],
+        images: &HashMap<String, ImageAsset>,
+    ) -> Result<(), GpuError> {
+        let fresh = used.iter().all(|id| {
+            images
+                .get(*id)
+                .is_some_and(|a| self.images_atlas.generations.get(*id) == Some(&a.generation))
+        });
+        if fresh {
+            return Ok(());
+        }
+        let mut list: Vec<(String, u32, u32)> = Vec::new();
+        for id in used {
+            if let Some(a) = images.get(*id) {
+                let (w, h) = a.rgba.dimensions();
+                if w > 0 && h > 0 && !list.iter().any(|l| l.0 == *id) {
+                    list.push((id.to_string(), w, h));
+                }
+            }
+        }
+        list.sort();
+        let packing = pack(&list, self.max_side)
+            .ok_or_else(|| GpuError::Unsupported("images in use do not fit in one atlas".into()))?;
+        let tex = texture(
+            &self.ctx.device,
+            "atlas RGBA",
+            packing.width,
+            packing.height,
+            wgpu::TextureFormat::Rgba8Unorm,
+            ATLAS_USAGE,
+        );
+        let mut generations = HashMap::new();
+        // One-time upload per (id, generation): not on the per-frame path.
+        for (id, slot) in &packing.slots {
+            let Some(a) = images.get(id) else { continue };
+            self.ctx.queue.write_texture(
+                wgpu::TexelCopyTextureInfo {
+                    texture: &tex.tex,
+                    mip_level: 0,
+                    origin: wgpu::Origin3d {
+                        x: slot.x,
+                        y: slot.y,
+                        z: 0,
+                    },
+                    aspect: wgpu::TextureAspect::All,
                 },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: wgpu::BindingResource::TextureView(views[1]),
+                a.rgba.as_raw(),
+                wgpu::TexelCopyBufferLayout {
+                    offset: 0,
+                    bytes_per_row: Some(4 * slot.w),
+                    rows_per_image: Some(slot.h),
                 },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: wgpu::BindingResource::TextureView(views[2]),
+                wgpu::Extent3d {
+                    width: slot.w,
+                    height: slot.h,
+                    depth_or_array_layers: 1,
                 },
-                wgpu::BindGroupEntry {
-                    binding: 3,
-                    resource: wgpu::BindingResource::Sampler(&ctx.pipelines.sampler),
-                },
-            ],
+            );
+            generations.insert(id.clone(), a.generation);
+        }
+        self.images_atlas = ImageAtlas {
+            packing,
+            tex,
+            generations,
+        };
+        self.draw_bind = None;
+        Ok(())
+    }
+
+    fn bind(&mut self) -> &wgpu::BindGroup {
+        let ctx = &self.ctx;
+        let (ia, im) = (&self.inputs_atlas, &self.images_atlas);
+        let (items, frame) = (&self.items_buf, &self.frame_uniform);
+        self.draw_bind.get_or_insert_with(|| {
+            ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("draw"),
+                layout: &ctx.pipelines.draw_layout,
+                entries: &[
+                    wgpu::BindGroupEntry {
+                        binding: 0,
+                        resource: items.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 1,
+                        resource: frame.as_entire_binding(),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 2,
+                        resource: wgpu::BindingResource::TextureView(&ia.y.view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 3,
+                        resource: wgpu::BindingResource::TextureView(&ia.u.view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 4,
+                        resource: wgpu::BindingResource::TextureView(&ia.v.view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 5,
+                        resource: wgpu::BindingResource::TextureView(&im.tex.view),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 6,
+                        resource: wgpu::BindingResource::Sampler(&ctx.pipelines.sampler),
+                    },
+                ],
+            })
         })
     }
 
-    fn ensure_source(&mut self, id: &str, w: u32, h: u32) {
-        if let Some(s) = self.sources.get(id) {
-            if s.size == (w, h) {
-                return;
-            }
-            tracing::info!(input = id, from = ?s.size, to = ?(w, h), "input resolution changed");
-        }
-        let device = &self.ctx.device;
-        let usage = wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST;
-        let (cw, ch) = crate::frame::chroma_size(w, h);
-        let mk = |label: &str, w: u32, h: u32| {
-            let t = target(device, label, w, h, wgpu::TextureFormat::R8Unorm, usage);
-            (PlaneTex { tex: t.tex, w, h }, t.view)
-        };
-        let (py, vy) = mk("in Y", w, h);
-        let (pu, vu) = mk("in U", cw, ch);
-        let (pv, vv) = mk("in V", cw, ch);
-        let bind = Self::tex_bind(&self.ctx, [&vy, &vu, &vv]);
-        self.sources.insert(
-            id.to_string(),
-            SourceTex {
-                size: (w, h),
-                planes: [py, pu, pv],
-                bind,
-                seq: None,
-                last_used: self.frame_no,
-            },
-        );
-    }
-
-    fn ensure_image(&mut self, id: &str, asset: &ImageAsset) -> bool {
-        if self
-            .images
-            .get(id)
-            .is_some_and(|t| t.generation == asset.generation)
-        {
-            return true;
-        }
-        let (w, h) = asset.rgba.dimensions();
-        let max = self.ctx.device.limits().max_texture_dimension_2d;
-        if w == 0 || h == 0 || w > max || h > max {
-            return false;
-        }
-        let t = target(
-            &self.ctx.device,
-            "image",
-            w,
-            h,
-            wgpu::TextureFormat::Rgba8Unorm,
-            wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
-        );
-        // One-time upload per (id, generation): not on the per-frame path.
-        self.ctx.queue.write_texture(
-            wgpu::TexelCopyTextureInfo {
-                texture: &t.tex,
-                mip_level: 0,
-                origin: wgpu::Origin3d::ZERO,
-                aspect: wgpu::TextureAspect::All,
-            },
-            asset.rgba.as_raw(),
-            wgpu::TexelCopyBufferLayout {
-                offset: 0,
-                bytes_per_row: Some(4 * w),
-                rows_per_image: Some(h),
-            },
-            wgpu::Extent3d {
-                width: w,
-                height: h,
-                depth_or_array_layers: 1,
-            },
-        );
-        let bind = Self::tex_bind(&self.ctx, [&t.view, &t.view, &t.view]);
-        self.images.insert(
-            id.to_string(),
-            ImageTex {
-                generation: asset.generation,
-                size: (w, h),
-                bind,
-            },
-        );
-        true
-    }
-
-    fn item_uniform(
+    /// Builds one item's data; None when nothing of it would be visible.
+    #[allow(clippy::too_many_arguments)]
+    fn item_data(
         &self,
         item: &DrawItem,
         src: Size,
+        slot: Option<(Slot, u32, u32)>,
         mode: u32,
         matrix: ColorMatrix,
         color: Rgba,
-    ) -> Option<ItemUniform> {
+    ) -> Option<ItemData> {
         let place = item.place(src);
         let d = place.dest;
-        if d.w == 0 || d.h == 0 || item.opacity <= 0.0 || !item.opacity.is_finite() {
+        if d.w == 0 || d.h == 0 || !item.opacity.is_finite() || item.opacity <= 0.0 {
             return None;
         }
-        // Entirely outside the canvas: nothing to draw.
         if d.x >= self.canvas.w as i32
             || d.y >= self.canvas.h as i32
             || d.x + d.w as i32 <= 0
@@ -487,29 +566,49 @@ impl Renderer {
             return None;
         }
         let c = place.crop;
-        let (sx, sy) = if src.w > 0 && src.h > 0 {
-            (
-                c.w * src.w as f32 / d.w as f32,
-                c.h * src.h as f32 / d.h as f32,
-            )
-        } else {
-            (1.0, 1.0)
-        };
-        // One bilinear tap covers a 2x2 footprint, so n taps cover up to 2n texels per pixel.
-        let taps = |s: f32| (s / 2.0 - 0.01).ceil().clamp(1.0, 4.0);
+        let (mut uv, mut clamp_l, mut clamp_c, mut taps) =
+            ([0.0; 4], [0.0; 4], [0.0; 4], [1.0, 1.0, 0.0, 0.0]);
+        if let Some((s, aw, ah)) = slot {
+            let (aw, ah) = (aw as f32, ah as f32);
+            let (sx, sy, sw, sh) = (s.x as f32, s.y as f32, s.w as f32, s.h as f32);
+            uv = [
+                (sx + c.u * sw) / aw,
+                (sy + c.v * sh) / ah,
+                c.w * sw / aw,
+                c.h * sh / ah,
+            ];
+            clamp_l = [
+                (sx + 0.5) / aw,
+                (sy + 0.5) / ah,
+                (sx + sw - 0.5) / aw,
+                (sy + sh - 0.5) / ah,
+            ];
+            let (cw, ch) = ((s.w.div_ceil(2)) as f32, (s.h.div_ceil(2)) as f32);
+            let (caw, cah) = (aw / 2.0, ah / 2.0);
+            clamp_c = [
+                (sx / 2.0 + 0.5) / caw,
+                (sy / 2.0 + 0.5) / cah,
+                (sx / 2.0 + cw - 0.5) / caw,
+                (sy / 2.0 + ch - 0.5) / cah,
+            ];
+            // One bilinear tap covers a 2x2 footprint, so n taps cover up to 2n texels.
+            let n = |scale: f32| (scale / 2.0 - 0.01).ceil().clamp(1.0, 4.0);
+            taps = [
+                n(c.w * sw / d.w as f32),
+                n(c.h * sh / d.h as f32),
+                uv[2] / d.w as f32,
+                uv[3] / d.h as f32,
+            ];
+        }
         let (bw, bc) = match item.border {
             Some(b) if b.width > 0 => (b.width as f32, rgba_f(b.color)),
             _ => (0.0, [0.0; 4]),
         };
-        Some(ItemUniform {
+        Some(ItemData {
             dest: [d.x as f32, d.y as f32, d.w as f32, d.h as f32],
-            crop: [c.u, c.v, c.w, c.h],
-            canvas: [
-                self.canvas.w as f32,
-                self.canvas.h as f32,
-                1.0 / self.canvas.w as f32,
-                1.0 / self.canvas.h as f32,
-            ],
+            uv,
+            clamp_l,
+            clamp_c,
             color: rgba_f(color),
             border_color: bc,
             params: [
@@ -518,7 +617,7 @@ impl Renderer {
                 bw,
                 0.0,
             ],
-            taps: [taps(sx), taps(sy), c.w / d.w as f32, c.h / d.h as f32],
+            taps,
             mode: [mode, u32::from(matrix == ColorMatrix::Bt601), 0, 0],
         })
     }
@@ -570,133 +669,149 @@ impl Renderer {
                 plan.canvas.w, plan.canvas.h, self.canvas.w, self.canvas.h
             )));
         }
-        let mut uniforms = std::mem::take(&mut self.scratch_uniforms);
-        let mut binds = std::mem::take(&mut self.scratch_binds);
-        let mut copies = std::mem::take(&mut self.scratch_copies);
-        let mut inputs = std::mem::take(&mut self.scratch_inputs);
-        uniforms.clear();
-        binds.clear();
-        copies.clear();
-        inputs.clear();
-
-        // Resolve every item: textures ready, uniforms computed, uploads listed.
-        let mut upload_bytes = 0u64;
+        // Which inputs and images this plan needs, and their sizes.
+        let mut needed: Vec<(String, u32, u32)> = Vec::new();
+        let mut used_images: Vec<&str> = Vec::new();
         for item in &plan.items {
             match &item.content {
-                Content::Input(id) => match frames.frame(id) {
-                    Some((frame, seq)) => {
-                        let (w, h) = (frame.image.width(), frame.image.height());
-                        self.ensure_source(id, w, h);
-                        let Some(u) =
-                            self.item_uniform(item, Size::new(w, h), 0, frame.matrix, Rgba::BLACK)
-                        else {
-                            continue;
-                        };
-                        if let Some(src) = self.sources.get_mut(id.as_str()) {
-                            src.last_used = self.frame_no;
-                            if src.seq != Some(seq) && !inputs.iter().any(|i| i == id) {
-                                src.seq = Some(seq);
-                                let idx = inputs.len();
-                                inputs.push(id.clone());
-                                for (pi, p) in src.planes.iter().enumerate() {
-                                    let pitch =
-                                        align_up(u64::from(p.w), u64::from(COPY_ALIGN)) as u32;
-                                    copies.push(PlaneCopy {
-                                        input: idx,
-                                        plane: pi,
-                                        offset: upload_bytes,
-                                        pitch,
-                                    });
-                                    upload_bytes += u64::from(pitch) * u64::from(p.h);
+                Content::Input(id) => {
+                    if let Some((f, _)) = frames.frame(id) {
+                        if !needed.iter().any(|n| &n.0 == id) {
+                            needed.push((id.clone(), f.image.width(), f.image.height()));
+                        }
+                    }
+                }
+                Content::Image(id) => {
+                    if images.contains_key(id) {
+                        used_images.push(id);
+                    } else if self.missing_images_logged.insert(id.clone()) {
+                        tracing::warn!(image = %id, "image not registered; item skipped");
+                    }
+                }
+                Content::Solid(_) => {}
+            }
+        }
+        self.ensure_inputs(&needed)?;
+        self.ensure_images(&used_images, images)?;
+
+        let mut items = std::mem::take(&mut self.scratch_items);
+        let mut copies = std::mem::take(&mut self.scratch_copies);
+        let mut uploads = std::mem::take(&mut self.scratch_inputs);
+        items.clear();
+        copies.clear();
+        uploads.clear();
+        let mut upload_bytes = 0u64;
+        let (iaw, iah) = (
+            self.inputs_atlas.packing.width,
+            self.inputs_atlas.packing.height,
+        );
+        let (maw, mah) = (
+            self.images_atlas.packing.width,
+            self.images_atlas.packing.height,
+        );
+        for item in &plan.items {
+            let data = match &item.content {
+                Content::Input(id) => {
+                    match (frames.frame(id), self.inputs_atlas.packing.slots.get(id)) {
+                        (Some((frame, seq)), Some(&slot)) => {
+                            if let Some(st) = self.inputs.get_mut(id.as_str()) {
+                                st.last_used = self.frame_no;
+                                if st.seq != Some(seq) && !uploads.iter().any(|u| u == id) {
+                                    st.seq = Some(seq);
+                                    let idx = uploads.len();
+                                    uploads.push(id.clone());
+                                    let (cw, ch) = frame.image.chroma_size();
+                                    for (pi, (w, h)) in [(slot.w, slot.h), (cw, ch), (cw, ch)]
+                                        .into_iter()
+                                        .enumerate()
+                                    {
+                                        let pitch =
+                                            align_up(u64::from(w), u64::from(COPY_ALIGN)) as u32;
+                                        copies.push(PlaneCopy {
+                                            input: idx,
+                                            plane: pi,
+                                            offset: upload_bytes,
+                                            pitch,
+                                        });
+                                        upload_bytes += u64::from(pitch) * u64::from(h);
+                                    }
                                 }
                             }
+                            let size = Size::new(frame.image.width(), frame.image.height());
+                            self.item_data(
+                                item,
+                                size,
+                                Some((slot, iaw, iah)),
+                                0,
+                                frame.matrix,
+                                Rgba::BLACK,
+                            )
                         }
-                        uniforms.push(u);
-                        binds.push(Bind::Source(id.clone()));
-                    }
-                    None => {
-                        if let Some(u) = self.item_uniform(
+                        _ => self.item_data(
                             item,
                             Size::new(0, 0),
+                            None,
                             2,
                             ColorMatrix::Bt709,
                             PLACEHOLDER,
-                        ) {
-                            uniforms.push(u);
-                            binds.push(Bind::Solid);
-                        }
+                        ),
                     }
-                },
-                Content::Image(id) => {
-                    let ok = match images.get(id) {
-                        Some(asset) => self.ensure_image(id, asset),
-                        None => false,
-                    };
-                    if !ok {
-                        if self.missing_images_logged.insert(id.clone()) {
-                            tracing::warn!(image = %id, "image not registered or unusable; item skipped");
-                        }
-                        continue;
-                    }
-                    let size = self.images.get(id).map(|t| t.size).unwrap_or((0, 0));
-                    if let Some(u) = self.item_uniform(
+                }
+                Content::Image(id) => match self.images_atlas.packing.slots.get(id) {
+                    Some(&slot) => self.item_data(
                         item,
-                        Size::new(size.0, size.1),
+                        Size::new(slot.w, slot.h),
+                        Some((slot, maw, mah)),
                         1,
                         ColorMatrix::Bt709,
                         Rgba::BLACK,
-                    ) {
-                        uniforms.push(u);
-                        binds.push(Bind::Image(id.clone()));
-                    }
-                }
+                    ),
+                    None => None,
+                },
                 Content::Solid(c) => {
-                    if let Some(u) =
-                        self.item_uniform(item, Size::new(0, 0), 2, ColorMatrix::Bt709, *c)
-                    {
-                        uniforms.push(u);
-                        binds.push(Bind::Solid);
-                    }
+                    self.item_data(item, Size::new(0, 0), None, 2, ColorMatrix::Bt709, *c)
                 }
+            };
+            if let Some(d) = data {
+                items.push(d);
             }
         }
 
-        // Grow the uniform buffer if this plan has more items than ever before.
-        let n_items = uniforms.len() as u64;
-        if n_items > self.uniform_capacity {
-            let cap = n_items.next_power_of_two();
-            let (b, g) = Self::make_uniforms(&self.ctx, self.uniform_stride, cap);
-            self.uniforms = b;
-            self.item_bind = g;
-            self.uniform_capacity = cap;
+        let n_items = items.len() as u64;
+        if n_items > self.items_capacity {
+            self.items_capacity = n_items.next_power_of_two();
+            self.items_buf = self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("items"),
+                size: ITEM_SIZE * self.items_capacity,
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            });
+            self.draw_bind = None;
         }
-        let uniform_bytes = n_items * self.uniform_stride;
-        let plane_base = align_up(uniform_bytes, 256);
+        let item_bytes = n_items * ITEM_SIZE;
+        let plane_base = align_up(item_bytes, 256);
         self.arena
             .ensure(&self.ctx.device, plane_base + upload_bytes)?;
-
-        // CPU → arena.
-        for (i, u) in uniforms.iter().enumerate() {
-            self.arena
-                .write(i as u64 * self.uniform_stride, bytemuck::bytes_of(u))?;
-        }
+        self.arena.write(0, bytemuck::cast_slice(&items))?;
         let mut uploaded = 0u32;
-        for (idx, id) in inputs.iter().enumerate() {
+        for (idx, id) in uploads.iter().enumerate() {
             let Some((frame, _)) = frames.frame(id) else {
                 continue;
             };
             let (y, u, v) = frame.image.planes();
+            let (cw, ch) = frame.image.chroma_size();
+            let dims = [
+                (frame.image.width(), frame.image.height()),
+                (cw, ch),
+                (cw, ch),
+            ];
             for c in copies.iter().filter(|c| c.input == idx) {
-                let Some(src) = self.sources.get(id.as_str()) else {
-                    continue;
-                };
-                let p = &src.planes[c.plane];
-                let data = [y, u, v][c.plane];
+                let (w, h) = dims[c.plane];
                 self.arena.write_rows(
                     plane_base + c.offset,
-                    data,
-                    p.w as usize,
-                    p.h as usize,
+                    [y, u, v][c.plane],
+                    w as usize,
+                    h as usize,
                     c.pitch as usize,
                 )?;
             }
@@ -704,61 +819,69 @@ impl Renderer {
         }
         self.arena.unmap();
 
-        let device = &self.ctx.device;
-        let queue = &self.ctx.queue;
-        let mut enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("frame"),
-        });
-        if uniform_bytes > 0 {
-            enc.copy_buffer_to_buffer(&self.arena.buffer, 0, &self.uniforms, 0, uniform_bytes);
+        let mut enc = self
+            .ctx
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("frame"),
+            });
+        if item_bytes > 0 {
+            enc.copy_buffer_to_buffer(&self.arena.buffer, 0, &self.items_buf, 0, item_bytes);
         }
         for c in &copies {
-            let Some(src) = inputs
+            let Some(slot) = uploads
                 .get(c.input)
-                .and_then(|id| self.sources.get(id.as_str()))
+                .and_then(|id| self.inputs_atlas.packing.slots.get(id))
             else {
                 continue;
             };
-            let p = &src.planes[c.plane];
+            let (cw, ch) = (slot.w.div_ceil(2), slot.h.div_ceil(2));
+            let (tex, x, y, w, h) = match c.plane {
+                0 => (&self.inputs_atlas.y.tex, slot.x, slot.y, slot.w, slot.h),
+                1 => (&self.inputs_atlas.u.tex, slot.x / 2, slot.y / 2, cw, ch),
+                _ => (&self.inputs_atlas.v.tex, slot.x / 2, slot.y / 2, cw, ch),
+            };
             enc.copy_buffer_to_texture(
                 wgpu::TexelCopyBufferInfo {
                     buffer: &self.arena.buffer,
                     layout: wgpu::TexelCopyBufferLayout {
                         offset: plane_base + c.offset,
                         bytes_per_row: Some(c.pitch),
-                        rows_per_image: Some(p.h),
+                        rows_per_image: Some(h),
                     },
                 },
                 wgpu::TexelCopyTextureInfo {
-                    texture: &p.tex,
+                    texture: tex,
                     mip_level: 0,
-                    origin: wgpu::Origin3d::ZERO,
+                    origin: wgpu::Origin3d { x, y, z: 0 },
                     aspect: wgpu::TextureAspect::All,
                 },
                 wgpu::Extent3d {
-                    width: p.w,
-                    height: p.h,
+                    width: w,
+                    height: h,
                     depth_or_array_layers: 1,
                 },
             );
         }
         let mut t_upload_done = Instant::now();
         if split {
-            queue.submit(Some(enc.finish()));
+            self.ctx.queue.submit(Some(enc.finish()));
             self.wait()?;
             t_upload_done = Instant::now();
-            enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("draw"),
-            });
+            enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("draw"),
+                });
         }
-
-        // Draw.
+        self.bind();
         {
             let bg = rgba_f(plan.background);
             let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
                 label: Some("canvas"),
                 color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &self.canvas_target.view,
+                    view: &self.canvas_tex.view,
                     depth_slice: None,
                     resolve_target: None,
                     ops: wgpu::Operations {
@@ -776,93 +899,39 @@ impl Renderer {
                 occlusion_query_set: None,
                 multiview_mask: None,
             });
-            pass.set_pipeline(&self.ctx.pipelines.draw);
-            for (i, b) in binds.iter().enumerate() {
-                let tex = match b {
-                    Bind::Source(id) => self.sources.get(id.as_str()).map(|s| &s.bind),
-                    Bind::Image(id) => self.images.get(id.as_str()).map(|s| &s.bind),
-                    Bind::Solid => Some(&self.solid_bind),
-                };
-                let Some(tex) = tex else { continue };
-                pass.set_bind_group(
-                    0,
-                    &self.item_bind,
-                    &[(i as u64 * self.uniform_stride) as u32],
-                );
-                pass.set_bind_group(1, tex, &[]);
-                pass.draw(0..6, 0..1);
+            if n_items > 0 {
+                if let Some(bind) = self.draw_bind.as_ref() {
+                    pass.set_pipeline(&self.ctx.pipelines.draw);
+                    pass.set_bind_group(0, bind, &[]);
+                    pass.draw(0..6, 0..n_items as u32);
+                }
             }
         }
-        for (pipeline, targets) in [
-            (&self.ctx.pipelines.to_y, vec![&self.y_target.view]),
-            (
-                &self.ctx.pipelines.to_uv,
-                vec![&self.u_target.view, &self.v_target.view],
-            ),
-        ] {
-            let atts: Vec<Option<wgpu::RenderPassColorAttachment>> = targets
-                .into_iter()
-                .map(|view| {
-                    Some(wgpu::RenderPassColorAttachment {
-                        view,
-                        depth_slice: None,
-                        resolve_target: None,
-                        ops: wgpu::Operations {
-                            load: wgpu::LoadOp::Clear(wgpu::Color::BLACK),
-                            store: wgpu::StoreOp::Store,
-                        },
-                    })
-                })
-                .collect();
-            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                 label: Some("to I420"),
-                color_attachments: &atts,
-                depth_stencil_attachment: None,
                 timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
             });
-            pass.set_pipeline(pipeline);
+            pass.set_pipeline(&self.ctx.pipelines.convert);
             pass.set_bind_group(0, &self.convert_bind, &[]);
-            pass.draw(0..3, 0..1);
+            let blocks_x = (self.out_layout.y_pitch / 8).div_ceil(8);
+            let blocks_y = (self.canvas.h / 2).div_ceil(8);
+            pass.dispatch_workgroups(blocks_x, blocks_y, 1);
         }
         let mut t_draw_done = t_upload_done;
         if split {
-            queue.submit(Some(enc.finish()));
+            self.ctx.queue.submit(Some(enc.finish()));
             self.wait()?;
             t_draw_done = Instant::now();
-            enc = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("readback"),
-            });
+            enc = self
+                .ctx
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("readback"),
+                });
         }
-        for (i, t) in [&self.y_target, &self.u_target, &self.v_target]
-            .into_iter()
-            .enumerate()
-        {
-            let (off, pitch, w, h) = self.rb_layout[i];
-            enc.copy_texture_to_buffer(
-                wgpu::TexelCopyTextureInfo {
-                    texture: &t.tex,
-                    mip_level: 0,
-                    origin: wgpu::Origin3d::ZERO,
-                    aspect: wgpu::TextureAspect::All,
-                },
-                wgpu::TexelCopyBufferInfo {
-                    buffer: &self.readback,
-                    layout: wgpu::TexelCopyBufferLayout {
-                        offset: off,
-                        bytes_per_row: Some(pitch),
-                        rows_per_image: Some(h),
-                    },
-                },
-                wgpu::Extent3d {
-                    width: w,
-                    height: h,
-                    depth_or_array_layers: 1,
-                },
-            );
-        }
-        queue.submit(Some(enc.finish()));
+        enc.copy_buffer_to_buffer(&self.out_buf, 0, &self.readback, 0, self.out_layout.total);
+        self.ctx.queue.submit(Some(enc.finish()));
         self.arena.remap();
         let slot = map_slot();
         let s = slot.clone();
@@ -885,28 +954,32 @@ impl Renderer {
                 .readback
                 .get_mapped_range(..)
                 .map_err(|e| GpuError::Map(e.to_string()))?;
+            let l = self.out_layout;
             let (oy, ou, ov) = out.planes_mut();
-            for (i, dst) in [oy, ou, ov].into_iter().enumerate() {
-                let (off, pitch, w, h) = self.rb_layout[i];
-                let (off, pitch, w) = (off as usize, pitch as usize, w as usize);
-                for r in 0..h as usize {
-                    dst[r * w..(r + 1) * w]
-                        .copy_from_slice(&view[off + r * pitch..off + r * pitch + w]);
+            let (w, h) = (self.canvas.w as usize, self.canvas.h as usize);
+            for (dst, off, pitch, pw, ph) in [
+                (oy, 0usize, l.y_pitch as usize, w, h),
+                (ou, l.u_off as usize, l.c_pitch as usize, w / 2, h / 2),
+                (ov, l.v_off as usize, l.c_pitch as usize, w / 2, h / 2),
+            ] {
+                if pitch == pw {
+                    dst[..pw * ph].copy_from_slice(&view[off..off + pw * ph]);
+                } else {
+                    for r in 0..ph {
+                        dst[r * pw..(r + 1) * pw]
+                            .copy_from_slice(&view[off + r * pitch..off + r * pitch + pw]);
+                    }
                 }
             }
         }
         self.readback.unmap();
-
-        // Free textures of inputs that left.
-        let now = self.frame_no;
-        self.sources
-            .retain(|_, s| now - s.last_used < Self::EVICT_AFTER);
-
+        if let Some(e) = self.ctx.take_error() {
+            return Err(GpuError::Wgpu(e));
+        }
         let end = Instant::now();
-        self.scratch_uniforms = uniforms;
-        self.scratch_binds = binds;
+        self.scratch_items = items;
         self.scratch_copies = copies;
-        self.scratch_inputs = inputs;
+        self.scratch_inputs = uploads;
         Ok(RenderTimings {
             upload: t_upload_done - t0,
             draw: if split {
@@ -920,8 +993,8 @@ impl Renderer {
         })
     }
 
-    /// Forgets an image (e.g. unregistered); its texture is freed.
+    /// Forgets an image (e.g. unregistered); the atlas is rebuilt when next needed.
     pub fn drop_image(&mut self, id: &str) {
-        self.images.remove(id);
+        self.images_atlas.generations.remove(id);
     }
 }

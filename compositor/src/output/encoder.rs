@@ -63,7 +63,13 @@ pub struct EncoderSettings {
 
 impl Default for EncoderSettings {
     fn default() -> Self {
-        Self { kind: EncoderKind::Auto, video_kbps: 4000, preset: "veryfast".into(), keyframe_interval: 60, audio_bps: 128_000 }
+        Self {
+            kind: EncoderKind::Auto,
+            video_kbps: 4000,
+            preset: "veryfast".into(),
+            keyframe_interval: 60,
+            audio_bps: 128_000,
+        }
     }
 }
 
@@ -128,7 +134,8 @@ fn make(factory: &str, name: Option<&str>) -> Result<gst::Element, OutputError> 
 }
 
 fn link(a: &gst::Element, b: &gst::Element) -> Result<(), OutputError> {
-    a.link(b).map_err(|e| OutputError::Setup(format!("cannot link {} to {}: {e}", a.name(), b.name())))
+    a.link(b)
+        .map_err(|e| OutputError::Setup(format!("cannot link {} to {}: {e}", a.name(), b.name())))
 }
 
 /// Initialises GStreamer once (safe to call often).
@@ -141,7 +148,10 @@ pub fn has_element(factory: &str) -> bool {
     init_gstreamer().is_ok() && gst::ElementFactory::find(factory).is_some()
 }
 
-fn video_encoder(settings: &EncoderSettings, fmt: &StreamFormat) -> Result<gst::Element, OutputError> {
+fn video_encoder(
+    settings: &EncoderSettings,
+    fmt: &StreamFormat,
+) -> Result<gst::Element, OutputError> {
     let want_nv = match settings.kind {
         EncoderKind::X264 => false,
         EncoderKind::Nvh264 => true,
@@ -151,7 +161,10 @@ fn video_encoder(settings: &EncoderSettings, fmt: &StreamFormat) -> Result<gst::
         match make("nvh264enc", Some("venc")) {
             Ok(e) => {
                 e.set_property("bitrate", settings.video_kbps);
-                e.set_property("gop-size", settings.keyframe_interval.min(i32::MAX as u32) as i32);
+                e.set_property(
+                    "gop-size",
+                    settings.keyframe_interval.min(i32::MAX as u32) as i32,
+                );
                 if e.has_property("zerolatency") {
                     e.set_property("zerolatency", true);
                 }
@@ -176,13 +189,21 @@ fn video_encoder(settings: &EncoderSettings, fmt: &StreamFormat) -> Result<gst::
 impl GstEncoder {
     /// Builds and starts the pipeline. `live` = real-time mode (drop when full) vs offline
     /// (block when full).
-    pub fn new(fmt: StreamFormat, settings: &EncoderSettings, files: &OutputFiles, live: bool) -> Result<Self, OutputError> {
+    pub fn new(
+        fmt: StreamFormat,
+        settings: &EncoderSettings,
+        files: &OutputFiles,
+        live: bool,
+    ) -> Result<Self, OutputError> {
         init_gstreamer()?;
         if files.mp4.is_none() && files.flv.is_none() {
             return Err(OutputError::Setup("no output file given".into()));
         }
-        if settings.preset.is_empty() || settings.video_kbps == 0 || settings.keyframe_interval == 0 {
-            return Err(OutputError::Setup("encoder settings: preset, bitrate and keyframe interval must be set".into()));
+        if settings.preset.is_empty() || settings.video_kbps == 0 || settings.keyframe_interval == 0
+        {
+            return Err(OutputError::Setup(
+                "encoder settings: preset, bitrate and keyframe interval must be set".into(),
+            ));
         }
         let pipeline = gst::Pipeline::with_name("encode");
         let colorimetry = match fmt.matrix {
@@ -193,7 +214,10 @@ impl GstEncoder {
             .field("format", "I420")
             .field("width", fmt.width as i32)
             .field("height", fmt.height as i32)
-            .field("framerate", gst::Fraction::new(fmt.fps_num as i32, fmt.fps_den as i32))
+            .field(
+                "framerate",
+                gst::Fraction::new(fmt.fps_num as i32, fmt.fps_den as i32),
+            )
             .field("colorimetry", colorimetry)
             .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
             .build();
@@ -221,7 +245,10 @@ impl GstEncoder {
         let asrc = mk_src("asrc", &acaps, max_audio_bytes);
         let vq = make("queue", Some("vq"))?;
         let venc = video_encoder(settings, &fmt)?;
-        let encoder_name = venc.factory().map(|f| f.name().to_string()).unwrap_or_default();
+        let encoder_name = venc
+            .factory()
+            .map(|f| f.name().to_string())
+            .unwrap_or_default();
         let vparse = make("h264parse", None)?;
         let vtee = make("tee", Some("vtee"))?;
         let aq = make("queue", Some("aq"))?;
@@ -232,7 +259,20 @@ impl GstEncoder {
         let aparse = make("aacparse", None)?;
         let atee = make("tee", Some("atee"))?;
         pipeline
-            .add_many([vsrc.upcast_ref(), &vq, &venc, &vparse, &vtee, asrc.upcast_ref(), &aq, &aconv, &ares, &aenc, &aparse, &atee])
+            .add_many([
+                vsrc.upcast_ref(),
+                &vq,
+                &venc,
+                &vparse,
+                &vtee,
+                asrc.upcast_ref(),
+                &aq,
+                &aconv,
+                &ares,
+                &aenc,
+                &aparse,
+                &atee,
+            ])
             .map_err(|e| OutputError::Setup(e.to_string()))?;
         gst::Element::link_many([vsrc.upcast_ref(), &vq, &venc, &vparse, &vtee])
             .map_err(|e| OutputError::Setup(format!("video chain: {e}")))?;
@@ -245,7 +285,9 @@ impl GstEncoder {
             sink.set_property("async", false);
             let qv = make("queue", None)?;
             let qa = make("queue", None)?;
-            pipeline.add_many([&mux, &sink, &qv, &qa]).map_err(|e| OutputError::Setup(e.to_string()))?;
+            pipeline
+                .add_many([&mux, &sink, &qv, &qa])
+                .map_err(|e| OutputError::Setup(e.to_string()))?;
             link(&vtee, &qv)?;
             link(&atee, &qa)?;
             link(&qv, &mux)?;
@@ -265,7 +307,9 @@ impl GstEncoder {
             mux.set_property("streamable", true);
             add_file(mux, p)?;
         }
-        pipeline.set_state(gst::State::Playing).map_err(|e| OutputError::Setup(format!("pipeline would not start: {e}")))?;
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| OutputError::Setup(format!("pipeline would not start: {e}")))?;
         info!(encoder = %encoder_name, width = fmt.width, height = fmt.height, fps = fmt.fps_num / fmt.fps_den.max(1), ?files, "encoder started");
         let enc = GstEncoder {
             pipeline,
@@ -289,7 +333,9 @@ impl GstEncoder {
     }
 
     fn check_bus(&self) -> Result<(), OutputError> {
-        let Some(bus) = self.pipeline.bus() else { return Ok(()) };
+        let Some(bus) = self.pipeline.bus() else {
+            return Ok(());
+        };
         if let Some(msg) = bus.pop_filtered(&[gst::MessageType::Error]) {
             return Err(bus_error(&msg));
         }
@@ -298,9 +344,17 @@ impl GstEncoder {
 
     fn log_drop(&mut self, what: &str) {
         let now = Instant::now();
-        if self.last_drop_log.is_none_or(|t| now - t > Duration::from_secs(5)) {
+        if self
+            .last_drop_log
+            .is_none_or(|t| now - t > Duration::from_secs(5))
+        {
             self.last_drop_log = Some(now);
-            warn!(what, video_dropped = self.stats.video_dropped, audio_dropped = self.stats.audio_dropped, "encoder queue full: dropping");
+            warn!(
+                what,
+                video_dropped = self.stats.video_dropped,
+                audio_dropped = self.stats.audio_dropped,
+                "encoder queue full: dropping"
+            );
         }
     }
 }
@@ -308,7 +362,10 @@ impl GstEncoder {
 fn bus_error(msg: &gst::Message) -> OutputError {
     match msg.view() {
         gst::MessageView::Error(e) => OutputError::Pipeline {
-            element: msg.src().map(|s| s.path_string().to_string()).unwrap_or_default(),
+            element: msg
+                .src()
+                .map(|s| s.path_string().to_string())
+                .unwrap_or_default(),
             message: e.error().to_string(),
             debug: e.debug().map(|d| d.to_string()).unwrap_or_default(),
         },
@@ -321,22 +378,34 @@ fn clock_time(d: Duration) -> gst::ClockTime {
 }
 
 impl OutputSink for GstEncoder {
-    fn push_video(&mut self, frame: &I420Frame, pts: Duration, duration: Duration) -> Result<(), OutputError> {
+    fn push_video(
+        &mut self,
+        frame: &I420Frame,
+        pts: Duration,
+        duration: Duration,
+    ) -> Result<(), OutputError> {
         self.check_bus()?;
         if self.live && self.vsrc.current_level_bytes() >= self.max_video_bytes {
             self.stats.video_dropped += 1;
             self.log_drop("video");
             return Ok(());
         }
-        let mut buf = gst::Buffer::with_size(frame.data().len()).map_err(|e| OutputError::Flow(e.to_string()))?;
+        let mut buf = gst::Buffer::with_size(frame.data().len())
+            .map_err(|e| OutputError::Flow(e.to_string()))?;
         {
-            let b = buf.get_mut().ok_or_else(|| OutputError::Flow("buffer not writable".into()))?;
+            let b = buf
+                .get_mut()
+                .ok_or_else(|| OutputError::Flow("buffer not writable".into()))?;
             b.set_pts(clock_time(pts));
             b.set_duration(clock_time(duration));
-            let mut map = b.map_writable().map_err(|e| OutputError::Flow(e.to_string()))?;
+            let mut map = b
+                .map_writable()
+                .map_err(|e| OutputError::Flow(e.to_string()))?;
             map.copy_from_slice(frame.data());
         }
-        self.vsrc.push_buffer(buf).map_err(|e| OutputError::Flow(format!("video: {e:?}")))?;
+        self.vsrc
+            .push_buffer(buf)
+            .map_err(|e| OutputError::Flow(format!("video: {e:?}")))?;
         self.stats.video_frames += 1;
         Ok(())
     }
@@ -348,14 +417,21 @@ impl OutputSink for GstEncoder {
             return Ok(());
         }
         let bytes: &[u8] = bytemuck::cast_slice(samples);
-        let mut buf = gst::Buffer::with_size(bytes.len()).map_err(|e| OutputError::Flow(e.to_string()))?;
+        let mut buf =
+            gst::Buffer::with_size(bytes.len()).map_err(|e| OutputError::Flow(e.to_string()))?;
         {
-            let b = buf.get_mut().ok_or_else(|| OutputError::Flow("buffer not writable".into()))?;
+            let b = buf
+                .get_mut()
+                .ok_or_else(|| OutputError::Flow("buffer not writable".into()))?;
             b.set_pts(clock_time(pts));
-            let mut map = b.map_writable().map_err(|e| OutputError::Flow(e.to_string()))?;
+            let mut map = b
+                .map_writable()
+                .map_err(|e| OutputError::Flow(e.to_string()))?;
             map.copy_from_slice(bytes);
         }
-        self.asrc.push_buffer(buf).map_err(|e| OutputError::Flow(format!("audio: {e:?}")))?;
+        self.asrc
+            .push_buffer(buf)
+            .map_err(|e| OutputError::Flow(format!("audio: {e:?}")))?;
         self.stats.audio_blocks += 1;
         Ok(())
     }
@@ -369,7 +445,10 @@ impl OutputSink for GstEncoder {
         let _ = self.asrc.end_of_stream();
         let timeout = Duration::from_secs(30);
         let result = match self.pipeline.bus() {
-            Some(bus) => match bus.timed_pop_filtered(clock_time(timeout), &[gst::MessageType::Eos, gst::MessageType::Error]) {
+            Some(bus) => match bus.timed_pop_filtered(
+                clock_time(timeout),
+                &[gst::MessageType::Eos, gst::MessageType::Error],
+            ) {
                 Some(msg) if msg.type_() == gst::MessageType::Eos => Ok(()),
                 Some(msg) => Err(bus_error(&msg)),
                 None => Err(OutputError::Timeout(timeout)),
@@ -377,7 +456,11 @@ impl OutputSink for GstEncoder {
             None => Ok(()),
         };
         let _ = self.pipeline.set_state(gst::State::Null);
-        info!(frames = self.stats.video_frames, dropped = self.stats.video_dropped, "encoder finished");
+        info!(
+            frames = self.stats.video_frames,
+            dropped = self.stats.video_dropped,
+            "encoder finished"
+        );
         result
     }
 

@@ -12,8 +12,11 @@ mod snapshot;
 
 use std::time::Duration;
 
+pub use encoder::{
+    EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat, has_element,
+    init_gstreamer,
+};
 pub use snapshot::{SnapshotTap, save_png};
-pub use encoder::{EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat, has_element, init_gstreamer};
 
 use crate::frame::I420Frame;
 
@@ -57,7 +60,12 @@ pub struct SinkStats {
 /// Where a session sends its composed picture and mixed sound.
 pub trait OutputSink: Send {
     /// One composed frame. `pts` on the session clock; `duration` one frame.
-    fn push_video(&mut self, frame: &I420Frame, pts: Duration, duration: Duration) -> Result<(), OutputError>;
+    fn push_video(
+        &mut self,
+        frame: &I420Frame,
+        pts: Duration,
+        duration: Duration,
+    ) -> Result<(), OutputError>;
     /// One mixed block, interleaved f32 at the session's mix rate and channels.
     fn push_audio(&mut self, samples: &[f32], pts: Duration) -> Result<(), OutputError>;
     /// Drains and closes (files finalised). Idempotent.

@@ -23,21 +23,41 @@ impl std::fmt::Debug for SnapshotTap {
 
 impl SnapshotTap {
     /// Wraps `inner`; `wanted` lists (session time, PNG path).
-    pub fn new(inner: Box<dyn OutputSink>, mut wanted: Vec<(Duration, PathBuf)>, matrix: ColorMatrix) -> Self {
+    pub fn new(
+        inner: Box<dyn OutputSink>,
+        mut wanted: Vec<(Duration, PathBuf)>,
+        matrix: ColorMatrix,
+    ) -> Self {
         wanted.sort_by_key(|w| w.0);
-        Self { inner, wanted, matrix, written: Vec::new() }
+        Self {
+            inner,
+            wanted,
+            matrix,
+            written: Vec::new(),
+        }
     }
 }
 
 /// Writes an I420 frame as an RGB PNG.
-pub fn save_png(frame: &I420Frame, matrix: ColorMatrix, path: &std::path::Path) -> Result<(), String> {
+pub fn save_png(
+    frame: &I420Frame,
+    matrix: ColorMatrix,
+    path: &std::path::Path,
+) -> Result<(), String> {
     let rgb = frame.to_rgb(matrix);
-    let img = image::RgbImage::from_raw(frame.width(), frame.height(), rgb).ok_or("bad frame size")?;
-    img.save(path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    let img =
+        image::RgbImage::from_raw(frame.width(), frame.height(), rgb).ok_or("bad frame size")?;
+    img.save(path)
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 impl OutputSink for SnapshotTap {
-    fn push_video(&mut self, frame: &I420Frame, pts: Duration, duration: Duration) -> Result<(), OutputError> {
+    fn push_video(
+        &mut self,
+        frame: &I420Frame,
+        pts: Duration,
+        duration: Duration,
+    ) -> Result<(), OutputError> {
         while self.wanted.first().is_some_and(|(t, _)| *t <= pts) {
             let (_, path) = self.wanted.remove(0);
             match save_png(frame, self.matrix, &path) {

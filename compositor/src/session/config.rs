@@ -36,8 +36,14 @@ impl std::str::FromStr for Fps {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let (n, d) = s.split_once('/').unwrap_or((s, "1"));
-        let num = n.trim().parse::<u32>().map_err(|_| format!("bad frame rate {s:?}"))?;
-        let den = d.trim().parse::<u32>().map_err(|_| format!("bad frame rate {s:?}"))?;
+        let num = n
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| format!("bad frame rate {s:?}"))?;
+        let den = d
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| format!("bad frame rate {s:?}"))?;
         Ok(Fps { num, den })
     }
 }
@@ -101,22 +107,35 @@ impl SessionConfig {
     pub fn validate(&self) -> Result<(), String> {
         let Size { w, h } = self.canvas;
         if !(16..=7680).contains(&w) || !(16..=4320).contains(&h) || w % 2 == 1 || h % 2 == 1 {
-            return Err(format!("canvas {w}x{h}: sides must be even, width 16..=7680, height 16..=4320"));
+            return Err(format!(
+                "canvas {w}x{h}: sides must be even, width 16..=7680, height 16..=4320"
+            ));
         }
         if self.fps.num == 0 || self.fps.den == 0 || !(1.0..=120.0).contains(&self.fps.as_f64()) {
-            return Err(format!("fps {}/{}: must be 1..=120 frames per second", self.fps.num, self.fps.den));
+            return Err(format!(
+                "fps {}/{}: must be 1..=120 frames per second",
+                self.fps.num, self.fps.den
+            ));
         }
-        if !(8_000..=192_000).contains(&self.mixer.sample_rate) || !(1..=2).contains(&self.mixer.channels) {
+        if !(8_000..=192_000).contains(&self.mixer.sample_rate)
+            || !(1..=2).contains(&self.mixer.channels)
+        {
             return Err(format!(
                 "mixer: rate {} Hz and {} channels: rate must be 8000..=192000 and channels 1 or 2",
                 self.mixer.sample_rate, self.mixer.channels
             ));
         }
         if self.mixer.sample_rate % 100 != 0 {
-            return Err(format!("mixer rate {} Hz must be a multiple of 100 (10 ms blocks)", self.mixer.sample_rate));
+            return Err(format!(
+                "mixer rate {} Hz must be a multiple of 100 (10 ms blocks)",
+                self.mixer.sample_rate
+            ));
         }
         if !(2..=4096).contains(&self.input_queue) {
-            return Err(format!("input_queue {}: must be 2..=4096", self.input_queue));
+            return Err(format!(
+                "input_queue {}: must be 2..=4096",
+                self.input_queue
+            ));
         }
         if self.stall_timeout.is_zero() || self.stall_timeout > Duration::from_secs(600) {
             return Err("stall_timeout must be > 0 and <= 600 s".into());

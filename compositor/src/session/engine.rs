@@ -79,10 +79,13 @@ impl Engine {
         cmd_rx: Receiver<Envelope>,
         stats: Arc<SharedStats>,
     ) -> Result<(Engine, Vec<InputSender>), SessionError> {
-        let layout = LayoutEngine::new(cfg.canvas, cfg.scene.clone()).map_err(|e| SessionError::Config(format!("scene: {e}")))?;
-        let mixer = Mixer::new(cfg.mixer).map_err(|e| SessionError::Config(format!("mixer: {e}")))?;
+        let layout = LayoutEngine::new(cfg.canvas, cfg.scene.clone())
+            .map_err(|e| SessionError::Config(format!("scene: {e}")))?;
+        let mixer =
+            Mixer::new(cfg.mixer).map_err(|e| SessionError::Config(format!("mixer: {e}")))?;
         let block = mixer.block_frames() * usize::from(mixer.channels());
-        let out_frame = I420Frame::black(cfg.canvas.w, cfg.canvas.h).map_err(|e| SessionError::Config(e.to_string()))?;
+        let out_frame = I420Frame::black(cfg.canvas.w, cfg.canvas.h)
+            .map_err(|e| SessionError::Config(e.to_string()))?;
         let mut engine = Engine {
             renderer,
             layout,
@@ -102,30 +105,48 @@ impl Engine {
         };
         let mut senders = Vec::new();
         for id in engine.cfg.initial_inputs.clone() {
-            senders.push(engine.add_input(&id).map_err(|e| SessionError::Config(e.to_string()))?);
+            senders.push(
+                engine
+                    .add_input(&id)
+                    .map_err(|e| SessionError::Config(e.to_string()))?,
+            );
         }
         for (at, cmd) in std::mem::take(&mut engine.cfg.scheduled) {
             let (reply, _) = crossbeam_channel::bounded(1);
-            engine.pending.push(Envelope { cmd, at: Some(at), reply });
+            engine.pending.push(Envelope {
+                cmd,
+                at: Some(at),
+                reply,
+            });
         }
         // The initial scene may only reference initial inputs.
-        engine.check_scene_refs(&engine.cfg.scene.clone()).map_err(|e| SessionError::Config(e.to_string()))?;
+        engine
+            .check_scene_refs(&engine.cfg.scene.clone())
+            .map_err(|e| SessionError::Config(e.to_string()))?;
         Ok((engine, senders))
     }
 
     fn add_input(&mut self, id: &str) -> Result<InputSender, CommandError> {
         if id.is_empty() || id.len() > 128 || id.chars().any(|c| c.is_control()) {
-            return Err(CommandError::Invalid(format!("input id {id:?}: must be 1..=128 printable bytes")));
+            return Err(CommandError::Invalid(format!(
+                "input id {id:?}: must be 1..=128 printable bytes"
+            )));
         }
         if self.slots.contains_key(id) {
             return Err(CommandError::AlreadyExists(format!("input {id:?}")));
         }
         if self.slots.len() >= 64 {
-            return Err(CommandError::Exhausted("at most 64 inputs per session".into()));
+            return Err(CommandError::Exhausted(
+                "at most 64 inputs per session".into(),
+            ));
         }
         let (tx, rx) = crossbeam_channel::bounded(self.cfg.input_queue);
         let counters = Arc::new(InputCounters::default());
-        self.stats.inputs.lock().unwrap_or_else(|e| e.into_inner()).insert(id.to_string(), counters.clone());
+        self.stats
+            .inputs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.to_string(), counters.clone());
         self.slots.insert(
             id.to_string(),
             Slot {
@@ -140,18 +161,28 @@ impl Engine {
             },
         );
         info!(input = id, "input slot added");
-        Ok(InputSender::new(id, tx, self.cfg.clock == ClockMode::Offline, counters))
+        Ok(InputSender::new(
+            id,
+            tx,
+            self.cfg.clock == ClockMode::Offline,
+            counters,
+        ))
     }
 
     fn check_scene_refs(&self, scene: &Scene) -> Result<(), CommandError> {
-        let plan = layouts::plan(scene, self.cfg.canvas).map_err(|e| CommandError::Invalid(e.to_string()))?;
+        let plan = layouts::plan(scene, self.cfg.canvas)
+            .map_err(|e| CommandError::Invalid(e.to_string()))?;
         for item in &plan.items {
             match &item.content {
                 Content::Input(id) if !self.slots.contains_key(id) => {
-                    return Err(CommandError::NotFound(format!("input {id:?} (add it before using it in a layout)")));
+                    return Err(CommandError::NotFound(format!(
+                        "input {id:?} (add it before using it in a layout)"
+                    )));
                 }
                 Content::Image(id) if !self.images.contains_key(id) => {
-                    return Err(CommandError::NotFound(format!("image {id:?} (register it before using it)")));
+                    return Err(CommandError::NotFound(format!(
+                        "image {id:?} (register it before using it)"
+                    )));
                 }
                 _ => {}
             }
@@ -170,7 +201,9 @@ impl Engine {
         match cmd {
             Command::SetScene { scene, transition } => {
                 self.check_scene_refs(&scene)?;
-                self.layout.set_scene(scene, transition, now).map_err(|e| CommandError::Invalid(e.to_string()))?;
+                self.layout
+                    .set_scene(scene, transition, now)
+                    .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 info!(at = ?now, "scene applied");
                 done
             }
@@ -178,7 +211,9 @@ impl Engine {
                 let mut scene = self.layout.scene().clone();
                 scene.background = bg;
                 self.check_scene_refs(&scene)?;
-                self.layout.set_scene(scene, None, now).map_err(|e| CommandError::Invalid(e.to_string()))?;
+                self.layout
+                    .set_scene(scene, None, now)
+                    .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 done
             }
             Command::AddInput { id } => self.add_input(&id).map(CommandReply::Input),
@@ -187,27 +222,45 @@ impl Engine {
                     return Err(CommandError::NotFound(format!("input {id:?}")));
                 }
                 if self.scene_uses(&Content::Input(id.clone())) {
-                    return Err(CommandError::FailedPrecondition(format!("input {id:?} is in the current layout; change the layout first")));
+                    return Err(CommandError::FailedPrecondition(format!(
+                        "input {id:?} is in the current layout; change the layout first"
+                    )));
                 }
                 self.slots.remove(&id);
                 let _ = self.mixer.remove_input(&id);
-                self.stats.inputs.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                self.stats
+                    .inputs
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
                 info!(input = %id, "input slot removed");
                 done
             }
             Command::RegisterImage { id, image } => {
                 if id.is_empty() || id.len() > 128 {
-                    return Err(CommandError::Invalid(format!("image id {id:?}: must be 1..=128 bytes")));
+                    return Err(CommandError::Invalid(format!(
+                        "image id {id:?}: must be 1..=128 bytes"
+                    )));
                 }
                 let (w, h) = image.dimensions();
                 if w == 0 || h == 0 || w > 8192 || h > 8192 {
-                    return Err(CommandError::Invalid(format!("image {id:?} is {w}x{h}: sides must be 1..=8192")));
+                    return Err(CommandError::Invalid(format!(
+                        "image {id:?} is {w}x{h}: sides must be 1..=8192"
+                    )));
                 }
                 if !self.images.contains_key(&id) && self.images.len() >= 256 {
-                    return Err(CommandError::Exhausted("at most 256 images per session".into()));
+                    return Err(CommandError::Exhausted(
+                        "at most 256 images per session".into(),
+                    ));
                 }
                 self.image_generation += 1;
-                self.images.insert(id, ImageAsset { generation: self.image_generation, rgba: image });
+                self.images.insert(
+                    id,
+                    ImageAsset {
+                        generation: self.image_generation,
+                        rgba: image,
+                    },
+                );
                 done
             }
             Command::RemoveImage { id } => {
@@ -215,7 +268,9 @@ impl Engine {
                     return Err(CommandError::NotFound(format!("image {id:?}")));
                 }
                 if self.scene_uses(&Content::Image(id.clone())) {
-                    return Err(CommandError::FailedPrecondition(format!("image {id:?} is in the current scene")));
+                    return Err(CommandError::FailedPrecondition(format!(
+                        "image {id:?} is in the current scene"
+                    )));
                 }
                 self.images.remove(&id);
                 self.renderer.drop_image(&id);
@@ -226,9 +281,13 @@ impl Engine {
                     return Err(CommandError::NotFound(format!("input {id:?}")));
                 }
                 if self.slots.get(&id).and_then(|s| s.audio_fmt).is_none() {
-                    return Err(CommandError::FailedPrecondition(format!("input {id:?} has no audio yet")));
+                    return Err(CommandError::FailedPrecondition(format!(
+                        "input {id:?} has no audio yet"
+                    )));
                 }
-                self.mixer.set_gain_db(&id, db).map_err(|e| CommandError::Invalid(e.to_string()))?;
+                self.mixer
+                    .set_gain_db(&id, db)
+                    .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 done
             }
             Command::SetMute { id, mute } => {
@@ -236,9 +295,13 @@ impl Engine {
                     return Err(CommandError::NotFound(format!("input {id:?}")));
                 }
                 if self.slots.get(&id).and_then(|s| s.audio_fmt).is_none() {
-                    return Err(CommandError::FailedPrecondition(format!("input {id:?} has no audio yet")));
+                    return Err(CommandError::FailedPrecondition(format!(
+                        "input {id:?} has no audio yet"
+                    )));
                 }
-                self.mixer.set_mute(&id, mute).map_err(|e| CommandError::Invalid(e.to_string()))?;
+                self.mixer
+                    .set_mute(&id, mute)
+                    .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 done
             }
             Command::Stop => done,
@@ -273,7 +336,9 @@ impl Engine {
     }
 
     fn handle_message(&mut self, id: &str, msg: InputMessage) {
-        let Some(slot) = self.slots.get_mut(id) else { return };
+        let Some(slot) = self.slots.get_mut(id) else {
+            return;
+        };
         let t = msg.time();
         slot.horizon = Some(slot.horizon.map_or(t, |h| h.max(t)));
         match msg {
@@ -289,7 +354,10 @@ impl Engine {
                 slot.queue.push_back(f);
             }
             InputMessage::Audio(a) => {
-                let fmt = InputFormat { sample_rate: a.sample_rate, channels: a.channels };
+                let fmt = InputFormat {
+                    sample_rate: a.sample_rate,
+                    channels: a.channels,
+                };
                 if slot.audio_fmt != Some(fmt) {
                     if slot.audio_fmt.is_some() {
                         let _ = self.mixer.remove_input(id);
@@ -353,9 +421,17 @@ impl Engine {
         let ids: Vec<String> = self.slots.keys().cloned().collect();
         for id in ids {
             loop {
-                let Some(slot) = self.slots.get(&id) else { break };
+                let Some(slot) = self.slots.get(&id) else {
+                    break;
+                };
                 let satisfied = slot.ended
-                    || slot.horizon.is_some_and(|h| if strictly_after { h > needed } else { h >= needed });
+                    || slot.horizon.is_some_and(|h| {
+                        if strictly_after {
+                            h > needed
+                        } else {
+                            h >= needed
+                        }
+                    });
                 if satisfied {
                     break;
                 }
@@ -397,9 +473,16 @@ impl Engine {
     fn video_tick(&mut self, k: u64, now: Duration) -> Result<(), SessionError> {
         self.pick_frames(now);
         let plan = self.layout.plan_at(now);
-        let view = SlotView { slots: &self.slots, now, stall: self.cfg.stall_timeout };
+        let view = SlotView {
+            slots: &self.slots,
+            now,
+            stall: self.cfg.stall_timeout,
+        };
         let t = Instant::now();
-        match self.renderer.render(&plan, &view, &self.images, &mut self.out_frame) {
+        match self
+            .renderer
+            .render(&plan, &view, &self.images, &mut self.out_frame)
+        {
             Ok(_) => {}
             Err(e) => {
                 let n = self.stats.render_errors.fetch_add(1, Ordering::Relaxed) + 1;
@@ -413,15 +496,21 @@ impl Engine {
         self.stats.render_ns_total.fetch_add(ns, Ordering::Relaxed);
         self.stats.render_ns_max.fetch_max(ns, Ordering::Relaxed);
         let dur = self.cfg.fps.frame_time(k + 1) - self.cfg.fps.frame_time(k);
-        self.sink.push_video(&self.out_frame, now, dur).map_err(|e| SessionError::Output(e.to_string()))?;
+        self.sink
+            .push_video(&self.out_frame, now, dur)
+            .map_err(|e| SessionError::Output(e.to_string()))?;
         self.stats.frames.fetch_add(1, Ordering::Relaxed);
-        self.stats.media_ns.store(now.as_nanos() as u64, Ordering::Relaxed);
+        self.stats
+            .media_ns
+            .store(now.as_nanos() as u64, Ordering::Relaxed);
         Ok(())
     }
 
     fn audio_tick(&mut self, ta: Duration) -> Result<(), SessionError> {
         self.mixer.mix_block(&mut self.audio_buf);
-        self.sink.push_audio(&self.audio_buf, ta).map_err(|e| SessionError::Output(e.to_string()))?;
+        self.sink
+            .push_audio(&self.audio_buf, ta)
+            .map_err(|e| SessionError::Output(e.to_string()))?;
         self.stats.audio_blocks.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

@@ -92,8 +92,19 @@ pub struct InputSender {
 }
 
 impl InputSender {
-    pub(crate) fn new(id: &str, tx: Sender<InputMessage>, blocking: bool, counters: Arc<InputCounters>) -> Self {
-        Self { id: id.into(), tx, blocking, counters, last_log: Default::default() }
+    pub(crate) fn new(
+        id: &str,
+        tx: Sender<InputMessage>,
+        blocking: bool,
+        counters: Arc<InputCounters>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            tx,
+            blocking,
+            counters,
+            last_log: Default::default(),
+        }
     }
 
     /// The slot's id.
@@ -114,7 +125,9 @@ impl InputSender {
     fn send(&self, msg: InputMessage) -> Result<(), InputClosed> {
         let is_video = matches!(msg, InputMessage::Video(_));
         let res = if self.blocking {
-            self.tx.send(msg).map_err(|_| TrySendError::Disconnected(()))
+            self.tx
+                .send(msg)
+                .map_err(|_| TrySendError::Disconnected(()))
         } else {
             self.tx.try_send(msg).map_err(|e| match e {
                 TrySendError::Full(_) => TrySendError::Full(()),
@@ -123,7 +136,11 @@ impl InputSender {
         };
         match res {
             Ok(()) => {
-                let c = if is_video { &self.counters.video_in } else { &self.counters.audio_in };
+                let c = if is_video {
+                    &self.counters.video_in
+                } else {
+                    &self.counters.audio_in
+                };
                 c.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }

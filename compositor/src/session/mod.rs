@@ -160,8 +160,18 @@ impl SessionHandle {
     /// Queues `cmd` for the next frame boundary (or the first at/after `at`) without waiting.
     pub fn submit(&self, cmd: Command, at: Option<Duration>) -> PendingReply {
         let (reply, rx) = crossbeam_channel::bounded(1);
-        if self.tx.try_send(Envelope { cmd, at, reply: reply.clone() }).is_err() {
-            let _ = reply.send(Err(CommandError::Exhausted("command queue full or session ended".into())));
+        if self
+            .tx
+            .try_send(Envelope {
+                cmd,
+                at,
+                reply: reply.clone(),
+            })
+            .is_err()
+        {
+            let _ = reply.send(Err(CommandError::Exhausted(
+                "command queue full or session ended".into(),
+            )));
         }
         PendingReply(rx)
     }
@@ -201,7 +211,9 @@ impl SessionHandle {
             audio_blocks: s.audio_blocks.load(Ordering::Relaxed),
             late_ticks: s.late_ticks.load(Ordering::Relaxed),
             render_errors: s.render_errors.load(Ordering::Relaxed),
-            render_ms_mean: s.render_ns_total.load(Ordering::Relaxed) as f64 / 1e6 / frames.max(1) as f64,
+            render_ms_mean: s.render_ns_total.load(Ordering::Relaxed) as f64
+                / 1e6
+                / frames.max(1) as f64,
             render_ms_max: s.render_ns_max.load(Ordering::Relaxed) as f64 / 1e6,
             media_time: Duration::from_nanos(s.media_ns.load(Ordering::Relaxed)),
             ended: s.ended.load(Ordering::Relaxed),
@@ -221,9 +233,14 @@ pub struct Session {
 impl Session {
     /// Validates `config`, prepares the renderer and starts the session thread. Senders for
     /// `config.initial_inputs` are available from [`Session::take_inputs`].
-    pub fn start(config: SessionConfig, gpu: Arc<GpuContext>, sink: Box<dyn OutputSink>) -> Result<Session, SessionError> {
+    pub fn start(
+        config: SessionConfig,
+        gpu: Arc<GpuContext>,
+        sink: Box<dyn OutputSink>,
+    ) -> Result<Session, SessionError> {
         config.validate().map_err(SessionError::Config)?;
-        let renderer = Renderer::new(gpu, config.canvas).map_err(|e| SessionError::Render(e.to_string()))?;
+        let renderer =
+            Renderer::new(gpu, config.canvas).map_err(|e| SessionError::Render(e.to_string()))?;
         let (tx, rx) = crossbeam_channel::bounded(256);
         let stats = Arc::new(SharedStats::default());
         let (engine, inputs) = engine::Engine::new(config, renderer, sink, rx, stats.clone())?;
@@ -231,7 +248,11 @@ impl Session {
             .name("session".into())
             .spawn(move || engine.run())
             .map_err(|e| SessionError::Config(format!("cannot spawn the session thread: {e}")))?;
-        Ok(Session { handle: SessionHandle { tx, stats }, thread: Some(thread), inputs })
+        Ok(Session {
+            handle: SessionHandle { tx, stats },
+            thread: Some(thread),
+            inputs,
+        })
     }
 
     /// A handle for controllers.
