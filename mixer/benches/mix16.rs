@@ -81,11 +81,16 @@ fn bench(quality: ResampleQuality) {
 }
 
 fn main() {
+    let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
     for q in [
+        ResampleQuality::Auto,
         ResampleQuality::Balanced,
         ResampleQuality::Fast,
         ResampleQuality::High,
     ] {
+        if only.as_deref().is_some_and(|o| o != format!("{q:?}")) {
+            continue;
+        }
         bench(q);
     }
 }

@@ -29,7 +29,7 @@
 //! queue (fifo.rs)            bounded; overflow drops oldest with a cross-faded seam
 //!   │  depth measured every tick ──► drift.rs: PI on filtered depth ──┐
 //!   ▼                                                                  │ ratio ±1000 ppm
-//! resampler (resample.rs)    rubato Async, fixed output = 1 block  ◄──┘
+//! resampler (resample.rs)    cubic or sinc (Auto), 1 block out     ◄──┘
 //!   ▼                        [mix rate, input working channels]
 //! fades (input.rs)           join / gap / leave ramps (5–10 ms)
 //!   ▼
@@ -53,7 +53,7 @@
 //! - Nothing panics on input: unknown ids, bad lengths, out-of-range values return
 //!   [`MixError`]; non-finite samples become silence.
 //! - The output never exceeds the limiter ceiling (default −1 dBFS, sample peak).
-//! - Latency: queue target depth (default 30 ms) + resampler delay (~0.7 ms) + limiter
+//! - Latency: queue target depth (default 40 ms) + resampler delay (~0.7 ms) + limiter
 //!   look-ahead (default 2 ms).
 
 mod drift;
@@ -94,8 +94,9 @@ impl Default for MixerConfig {
 /// Fine tuning of the mixer's DSP (all have working defaults; see [`Mixer::with_tuning`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MixerTuning {
-    /// Queue depth each input is held at by the drift controller, ms (10..=500; default 30).
-    /// Must cover network packet size plus jitter: with 20 ms packets keep it >= 25 ms.
+    /// Queue depth each input is held at by the drift controller, ms (10..=500; default 40).
+    /// Must cover network packet size plus jitter: with 20 ms packets keep it >= 25 ms; the
+    /// default leaves 20 ms of jitter room on top of one 20 ms packet.
     pub target_depth_ms: f32,
     /// Queue bound, ms (>= 2 × target; default 200). Beyond it the oldest audio is dropped.
     pub max_queue_ms: f32,
@@ -115,14 +116,14 @@ pub struct MixerTuning {
     pub speaker_hold_ms: u32,
     /// VAD hang-over, ms (default 300).
     pub vad_hangover_ms: u32,
-    /// Resampler quality (default [`ResampleQuality::Balanced`]).
+    /// Resampler quality (default [`ResampleQuality::Auto`]).
     pub resample_quality: ResampleQuality,
 }
 
 impl Default for MixerTuning {
     fn default() -> Self {
         Self {
-            target_depth_ms: 30.0,
+            target_depth_ms: 40.0,
             max_queue_ms: 200.0,
             max_drift_ppm: 1000.0,
             drift_response_s: 20.0,
@@ -132,7 +133,7 @@ impl Default for MixerTuning {
             limiter_release_ms: 80.0,
             speaker_hold_ms: 1500,
             vad_hangover_ms: 300,
-            resample_quality: ResampleQuality::Balanced,
+            resample_quality: ResampleQuality::Auto,
         }
     }
 }
