@@ -12,3 +12,4 @@ pub mod gpu;
 pub mod output;
 pub mod session;
 pub mod synthetic;
+pub mod testkit;

@@ -1,0 +1,52 @@
+//! Render snapshot tests: every preset and a transition midpoint, rendered on whatever adapter
+//! this machine has (lavapipe in CI), compared by PSNR with the PNGs in fixtures/golden.
+//! A failure writes actual, expected and diff images next to the test output and names them.
+//! `UPDATE_GOLDEN=1 cargo test -p compositor --test render_golden` rewrites the goldens.
+
+use compositor::gpu::{AdapterChoice, GpuContext};
+use compositor::testkit::{
+    GOLDEN_MIN_PSNR_DB, diff_image, golden_dir, load_golden, psnr, render_goldens,
+};
+
+#[test]
+fn presets_and_transition_match_goldens() {
+    let ctx = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
+    let rendered = render_goldens(ctx).unwrap();
+    assert_eq!(rendered.len(), 7, "six presets and the transition midpoint");
+    let dir = golden_dir();
+    if std::env::var("UPDATE_GOLDEN").is_ok() {
+        for (name, img) in &rendered {
+            img.save(dir.join(format!("{name}.png"))).unwrap();
+        }
+        eprintln!("goldens rewritten in {}", dir.display());
+        return;
+    }
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("golden");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut failures = Vec::new();
+    for (name, actual) in &rendered {
+        let expected = load_golden(&dir, name).unwrap();
+        let db = psnr(actual, &expected);
+        eprintln!("{name}: PSNR {db:.1} dB");
+        if db < GOLDEN_MIN_PSNR_DB {
+            let a = out.join(format!("{name}-actual.png"));
+            let e = out.join(format!("{name}-expected.png"));
+            let d = out.join(format!("{name}-diff.png"));
+            actual.save(&a).unwrap();
+            expected.save(&e).unwrap();
+            diff_image(actual, &expected).save(&d).unwrap();
+            failures.push(format!("{name}: {db:.1} dB < {GOLDEN_MIN_PSNR_DB} dB; see {} {} {}", a.display(), e.display(), d.display()));
+        }
+    }
+    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn psnr_detects_a_two_pixel_shift() {
+    // The threshold must catch a misplaced tile: shift a golden by 2 px and compare.
+    let dir = golden_dir();
+    let g = load_golden(&dir, "grid4").unwrap();
+    let shifted = image::RgbImage::from_fn(g.width(), g.height(), |x, y| *g.get_pixel(x.saturating_sub(2), y));
+    let db = psnr(&g, &shifted);
+    assert!(db < GOLDEN_MIN_PSNR_DB, "a 2 px shift scores {db:.1} dB, not below the threshold");
+}
