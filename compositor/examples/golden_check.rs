@@ -5,7 +5,10 @@ use compositor::gpu::{AdapterChoice, GpuContext};
 use compositor::testkit::{GOLDEN_MIN_PSNR_DB, golden_dir, load_golden, psnr, render_goldens};
 
 fn main() -> anyhow::Result<()> {
-    let dir = std::env::args().nth(1).map(std::path::PathBuf::from).unwrap_or_else(golden_dir);
+    let dir = std::env::args()
+        .nth(1)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(golden_dir);
     let ctx = GpuContext::shared(AdapterChoice::from_env()?)?;
     println!("adapter: {}", ctx.info.name);
     let mut worst = f64::INFINITY;
@@ -14,6 +17,13 @@ fn main() -> anyhow::Result<()> {
         worst = worst.min(db);
         println!("{name}: PSNR {db:.1} dB");
     }
-    println!("worst {worst:.1} dB (threshold {GOLDEN_MIN_PSNR_DB} dB): {}", if worst >= GOLDEN_MIN_PSNR_DB { "PASS" } else { "FAIL" });
+    println!(
+        "worst {worst:.1} dB (threshold {GOLDEN_MIN_PSNR_DB} dB): {}",
+        if worst >= GOLDEN_MIN_PSNR_DB {
+            "PASS"
+        } else {
+            "FAIL"
+        }
+    );
     Ok(())
 }

@@ -8,14 +8,21 @@ use compositor::gpu::AdapterChoice;
 use layouts::Size;
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let inputs = args.get(1).map(String::as_str).unwrap_or("2,4,9,16");
     let canvas = args.get(2).map(String::as_str).unwrap_or("1920x1080");
     let frames = args.get(3).and_then(|f| f.parse().ok()).unwrap_or(200);
-    let (w, h) = canvas.split_once('x').ok_or_else(|| anyhow::anyhow!("canvas WxH"))?;
+    let (w, h) = canvas
+        .split_once('x')
+        .ok_or_else(|| anyhow::anyhow!("canvas WxH"))?;
     let opts = RenderBenchOptions {
-        inputs: inputs.split(',').map(|s| s.parse()).collect::<Result<_, _>>()?,
+        inputs: inputs
+            .split(',')
+            .map(|s| s.parse())
+            .collect::<Result<_, _>>()?,
         input_size: Size::new(1280, 720),
         canvas: Size::new(w.parse()?, h.parse()?),
         frames,

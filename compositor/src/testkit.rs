@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use layouts::{
-    Background, Border, Corner, CustomItem, Easing, Fit, LayoutEngine, Layout, Overlay, Rect,
-    Rgba, Scene, ScoreBar, Size, StripSide, Style, Transition,
+    Background, Border, Corner, CustomItem, Easing, Fit, Layout, LayoutEngine, Overlay, Rect, Rgba,
+    Scene, ScoreBar, Size, StripSide, Style, Transition,
 };
 
 use crate::frame::{I420Frame, VideoFrame};
@@ -30,7 +30,8 @@ pub const GOLDEN_MIN_PSNR_DB: f64 = 32.0;
 /// The deterministic inputs: four 1280×720 BT.709 hosts with distinct tints and one 640×480
 /// BT.601 (4:3) host, each frozen at a fixed time.
 pub fn golden_inputs() -> Result<HashMap<String, (VideoFrame, u64)>, crate::frame::FrameError> {
-    let specs: [(&str, (u8, u8, u8), u32, u32, u64); 5] = [
+    type Spec = (&'static str, (u8, u8, u8), u32, u32, u64);
+    let specs: [Spec; 5] = [
         ("a", (230, 60, 80), 1280, 720, 250),
         ("b", (60, 120, 240), 1280, 720, 500),
         ("c", (60, 200, 90), 1280, 720, 750),
@@ -39,7 +40,12 @@ pub fn golden_inputs() -> Result<HashMap<String, (VideoFrame, u64)>, crate::fram
     ];
     let mut out = HashMap::new();
     for (i, (id, tint, w, h, ms)) in specs.into_iter().enumerate() {
-        let host = SyntheticHost { width: w, height: h, fps: Fps::new(30, 1), ..SyntheticHost::new(tint, 440.0) };
+        let host = SyntheticHost {
+            width: w,
+            height: h,
+            fps: Fps::new(30, 1),
+            ..SyntheticHost::new(tint, 440.0)
+        };
         let frame = PatternGen::new(&host).frame(Duration::from_millis(ms))?;
         out.insert(id.to_string(), (frame, i as u64 + 1));
     }
@@ -50,43 +56,123 @@ pub fn golden_inputs() -> Result<HashMap<String, (VideoFrame, u64)>, crate::fram
 pub fn golden_images() -> HashMap<String, ImageAsset> {
     let img = image::RgbaImage::from_fn(96, 48, |x, y| {
         let a = (255 * x / 95) as u8;
-        if (x / 12 + y / 12) % 2 == 0 { image::Rgba([255, 255, 255, a]) } else { image::Rgba([20, 20, 20, a]) }
+        if (x / 12 + y / 12) % 2 == 0 {
+            image::Rgba([255, 255, 255, a])
+        } else {
+            image::Rgba([20, 20, 20, a])
+        }
     });
-    HashMap::from([("logo".to_string(), ImageAsset { generation: 1, rgba: Arc::new(img) })])
+    HashMap::from([(
+        "logo".to_string(),
+        ImageAsset {
+            generation: 1,
+            rgba: Arc::new(img),
+        },
+    )])
 }
 
 fn style() -> Style {
-    Style { gap: 8, corner_radius: 12, border: Some(Border { width: 2, color: Rgba::new(255, 255, 255, 255) }), fit: Fit::Cover }
+    Style {
+        gap: 8,
+        corner_radius: 12,
+        border: Some(Border {
+            width: 2,
+            color: Rgba::new(255, 255, 255, 255),
+        }),
+        fit: Fit::Cover,
+    }
 }
 
 fn scene(layout: Layout) -> Scene {
-    Scene { layout, style: style(), background: Background::Color { color: Rgba::new(24, 24, 40, 255) }, overlays: vec![] }
+    Scene {
+        layout,
+        style: style(),
+        background: Background::Color {
+            color: Rgba::new(24, 24, 40, 255),
+        },
+        overlays: vec![],
+    }
 }
 
 /// The named golden cases: (name, scene, optional (from scene, transition progress)).
 pub fn golden_cases() -> Vec<(&'static str, Scene)> {
     let pk = Scene {
-        overlays: vec![Overlay { image: "logo".into(), rect: Rect::new(272, 0, 96, 28), opacity: 1.0, z: 100, fit: Fit::Contain }],
-        ..scene(Layout::Pk { left: "a".into(), right: "b".into(), score_bar: ScoreBar::default() })
+        overlays: vec![Overlay {
+            image: "logo".into(),
+            rect: Rect::new(272, 0, 96, 28),
+            opacity: 1.0,
+            z: 100,
+            fit: Fit::Contain,
+        }],
+        ..scene(Layout::Pk {
+            left: "a".into(),
+            right: "b".into(),
+            score_bar: ScoreBar::default(),
+        })
     };
     vec![
         ("pk", pk),
-        ("grid4", scene(Layout::Grid { inputs: vec!["a".into(), "b".into(), "c".into(), "sd".into()], tile_aspect: (16, 9) })),
-        ("grid9", scene(Layout::Grid { inputs: ["a", "b", "c", "d", "sd", "a2", "b2", "c2", "d2"].iter().map(|s| s.to_string()).collect(), tile_aspect: (16, 9) })),
+        (
+            "grid4",
+            scene(Layout::Grid {
+                inputs: vec!["a".into(), "b".into(), "c".into(), "sd".into()],
+                tile_aspect: (16, 9),
+            }),
+        ),
+        (
+            "grid9",
+            scene(Layout::Grid {
+                inputs: ["a", "b", "c", "d", "sd", "a2", "b2", "c2", "d2"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+                tile_aspect: (16, 9),
+            }),
+        ),
         (
             "spotlight",
-            scene(Layout::Spotlight { main: "a".into(), others: vec!["b".into(), "c".into(), "sd".into()], strip: StripSide::Right, strip_frac: 0.25 }),
+            scene(Layout::Spotlight {
+                main: "a".into(),
+                others: vec!["b".into(), "c".into(), "sd".into()],
+                strip: StripSide::Right,
+                strip_frac: 0.25,
+            }),
         ),
         (
             "pip",
-            scene(Layout::Pip { main: "b".into(), insets: vec!["a".into(), "sd".into()], corner: Corner::BottomRight, size_frac: 0.25, margin: 16 }),
+            scene(Layout::Pip {
+                main: "b".into(),
+                insets: vec!["a".into(), "sd".into()],
+                corner: Corner::BottomRight,
+                size_frac: 0.25,
+                margin: 16,
+            }),
         ),
         (
             "custom",
             scene(Layout::Custom {
                 items: vec![
-                    CustomItem { input: "a".into(), rect: Rect::new(-40, 20, 400, 300), fit: Fit::Contain, z: 0, opacity: 1.0, corner_radius: 0, border: None },
-                    CustomItem { input: "sd".into(), rect: Rect::new(300, 60, 300, 260), fit: Fit::Stretch, z: 1, opacity: 0.6, corner_radius: 40, border: Some(Border { width: 6, color: Rgba::new(255, 200, 0, 255) }) },
+                    CustomItem {
+                        input: "a".into(),
+                        rect: Rect::new(-40, 20, 400, 300),
+                        fit: Fit::Contain,
+                        z: 0,
+                        opacity: 1.0,
+                        corner_radius: 0,
+                        border: None,
+                    },
+                    CustomItem {
+                        input: "sd".into(),
+                        rect: Rect::new(300, 60, 300, 260),
+                        fit: Fit::Stretch,
+                        z: 1,
+                        opacity: 0.6,
+                        corner_radius: 40,
+                        border: Some(Border {
+                            width: 6,
+                            color: Rgba::new(255, 200, 0, 255),
+                        }),
+                    },
                 ],
             }),
         ),
@@ -99,14 +185,26 @@ pub fn transition_midpoint_plan(canvas: Size) -> Result<layouts::FramePlan, layo
     let pk = cases[0].1.clone();
     let grid = cases[1].1.clone();
     let mut engine = LayoutEngine::new(canvas, pk)?;
-    engine.set_scene(grid, Some(Transition { duration_ms: 1000, easing: Easing::EaseInOut }), Duration::from_secs(1))?;
+    engine.set_scene(
+        grid,
+        Some(Transition {
+            duration_ms: 1000,
+            easing: Easing::EaseInOut,
+        }),
+        Duration::from_secs(1),
+    )?;
     Ok(engine.plan_at(Duration::from_millis(1500)))
 }
 
 /// Inputs for the golden cases (the grid9 case reuses frames under other ids).
 pub fn golden_frames() -> Result<HashMap<String, (VideoFrame, u64)>, crate::frame::FrameError> {
     let mut f = golden_inputs()?;
-    for (src, dst, seq) in [("a", "a2", 11), ("b", "b2", 12), ("c", "c2", 13), ("d", "d2", 14)] {
+    for (src, dst, seq) in [
+        ("a", "a2", 11),
+        ("b", "b2", 12),
+        ("c", "c2", 13),
+        ("d", "d2", 14),
+    ] {
         if let Some((frame, _)) = f.get(src).cloned() {
             f.insert(dst.to_string(), (frame, seq));
         }
@@ -120,18 +218,24 @@ pub fn render_goldens(ctx: Arc<GpuContext>) -> Result<Vec<(String, image::RgbIma
     let frames = golden_frames().map_err(|e| GpuError::Unsupported(e.to_string()))?;
     let images = golden_images();
     let mut renderer = Renderer::new(ctx, canvas)?;
-    let mut out = I420Frame::black(canvas.w, canvas.h).map_err(|e| GpuError::Unsupported(e.to_string()))?;
+    let mut out =
+        I420Frame::black(canvas.w, canvas.h).map_err(|e| GpuError::Unsupported(e.to_string()))?;
     let mut plans: Vec<(String, layouts::FramePlan)> = Vec::new();
     for (name, scene) in golden_cases() {
-        let plan = layouts::plan(&scene, canvas).map_err(|e| GpuError::Unsupported(e.to_string()))?;
+        let plan =
+            layouts::plan(&scene, canvas).map_err(|e| GpuError::Unsupported(e.to_string()))?;
         plans.push((name.to_string(), plan));
     }
-    plans.push(("transition_mid".into(), transition_midpoint_plan(canvas).map_err(|e| GpuError::Unsupported(e.to_string()))?));
+    plans.push((
+        "transition_mid".into(),
+        transition_midpoint_plan(canvas).map_err(|e| GpuError::Unsupported(e.to_string()))?,
+    ));
     let mut result = Vec::new();
     for (name, plan) in plans {
         renderer.render(&plan, &frames, &images, &mut out)?;
         let rgb = out.to_rgb(renderer.output_matrix());
-        let img = image::RgbImage::from_raw(canvas.w, canvas.h, rgb).ok_or_else(|| GpuError::Unsupported("bad image size".into()))?;
+        let img = image::RgbImage::from_raw(canvas.w, canvas.h, rgb)
+            .ok_or_else(|| GpuError::Unsupported("bad image size".into()))?;
         result.push((name, img));
     }
     Ok(result)
@@ -142,27 +246,45 @@ pub fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
     if a.dimensions() != b.dimensions() {
         return 0.0;
     }
-    let mse: f64 = a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum::<f64>()
+    let mse: f64 = a
+        .as_raw()
+        .iter()
+        .zip(b.as_raw())
+        .map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2))
+        .sum::<f64>()
         / a.as_raw().len().max(1) as f64;
-    if mse == 0.0 { f64::INFINITY } else { 10.0 * (255.0f64 * 255.0 / mse).log10() }
+    if mse == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (255.0f64 * 255.0 / mse).log10()
+    }
 }
 
 /// |a − b| × 4 per channel, for eyeballing a failure.
 pub fn diff_image(a: &image::RgbImage, b: &image::RgbImage) -> image::RgbImage {
     image::RgbImage::from_fn(a.width(), a.height(), |x, y| {
         let (p, q) = (a.get_pixel(x, y), b.get_pixel(x, y));
-        image::Rgb([0, 1, 2].map(|i| (i32::from(p[i]) - i32::from(q[i])).unsigned_abs().saturating_mul(4).min(255) as u8))
+        image::Rgb([0, 1, 2].map(|i| {
+            (i32::from(p[i]) - i32::from(q[i]))
+                .unsigned_abs()
+                .saturating_mul(4)
+                .min(255) as u8
+        }))
     })
 }
 
 /// The `fixtures/golden` folder of this repository.
 pub fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("fixtures").join("golden")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("fixtures")
+        .join("golden")
 }
 
 /// Loads a golden PNG.
 pub fn load_golden(dir: &Path, name: &str) -> Result<image::RgbImage, String> {
     let p = dir.join(format!("{name}.png"));
-    image::open(&p).map(|i| i.to_rgb8()).map_err(|e| format!("{}: {e}", p.display()))
+    image::open(&p)
+        .map(|i| i.to_rgb8())
+        .map_err(|e| format!("{}: {e}", p.display()))
 }
-

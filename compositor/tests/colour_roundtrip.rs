@@ -1,6 +1,8 @@
 //! Known I420 colours survive upload → RGB (GPU) → I420 within ±2 code values, for BT.709
 //! (720p canvas) and BT.601 (SD canvas), including a downscaled and an upscaled input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashMap;
 use std::time::Duration;
 

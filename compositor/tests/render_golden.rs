@@ -3,6 +3,8 @@
 //! A failure writes actual, expected and diff images next to the test output and names them.
 //! `UPDATE_GOLDEN=1 cargo test -p compositor --test render_golden` rewrites the goldens.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use compositor::gpu::{AdapterChoice, GpuContext};
 use compositor::testkit::{
     GOLDEN_MIN_PSNR_DB, diff_image, golden_dir, load_golden, psnr, render_goldens,
@@ -35,10 +37,19 @@ fn presets_and_transition_match_goldens() {
             actual.save(&a).unwrap();
             expected.save(&e).unwrap();
             diff_image(actual, &expected).save(&d).unwrap();
-            failures.push(format!("{name}: {db:.1} dB < {GOLDEN_MIN_PSNR_DB} dB; see {} {} {}", a.display(), e.display(), d.display()));
+            failures.push(format!(
+                "{name}: {db:.1} dB < {GOLDEN_MIN_PSNR_DB} dB; see {} {} {}",
+                a.display(),
+                e.display(),
+                d.display()
+            ));
         }
     }
-    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -46,7 +57,12 @@ fn psnr_detects_a_two_pixel_shift() {
     // The threshold must catch a misplaced tile: shift a golden by 2 px and compare.
     let dir = golden_dir();
     let g = load_golden(&dir, "grid4").unwrap();
-    let shifted = image::RgbImage::from_fn(g.width(), g.height(), |x, y| *g.get_pixel(x.saturating_sub(2), y));
+    let shifted = image::RgbImage::from_fn(g.width(), g.height(), |x, y| {
+        *g.get_pixel(x.saturating_sub(2), y)
+    });
     let db = psnr(&g, &shifted);
-    assert!(db < GOLDEN_MIN_PSNR_DB, "a 2 px shift scores {db:.1} dB, not below the threshold");
+    assert!(
+        db < GOLDEN_MIN_PSNR_DB,
+        "a 2 px shift scores {db:.1} dB, not below the threshold"
+    );
 }

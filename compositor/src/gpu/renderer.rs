@@ -675,10 +675,10 @@ impl Renderer {
         for item in &plan.items {
             match &item.content {
                 Content::Input(id) => {
-                    if let Some((f, _)) = frames.frame(id) {
-                        if !needed.iter().any(|n| &n.0 == id) {
-                            needed.push((id.clone(), f.image.width(), f.image.height()));
-                        }
+                    if let Some((f, _)) = frames.frame(id)
+                        && !needed.iter().any(|n| &n.0 == id)
+                    {
+                        needed.push((id.clone(), f.image.width(), f.image.height()));
                     }
                 }
                 Content::Image(id) => {
@@ -899,12 +899,12 @@ impl Renderer {
                 occlusion_query_set: None,
                 multiview_mask: None,
             });
-            if n_items > 0 {
-                if let Some(bind) = self.draw_bind.as_ref() {
-                    pass.set_pipeline(&self.ctx.pipelines.draw);
-                    pass.set_bind_group(0, bind, &[]);
-                    pass.draw(0..6, 0..n_items as u32);
-                }
+            if n_items > 0
+                && let Some(bind) = self.draw_bind.as_ref()
+            {
+                pass.set_pipeline(&self.ctx.pipelines.draw);
+                pass.set_bind_group(0, bind, &[]);
+                pass.draw(0..6, 0..n_items as u32);
             }
         }
         {

@@ -231,15 +231,14 @@ impl GstEncoder {
         let max_video_bytes = frame_bytes * 8;
         let max_audio_bytes = u64::from(fmt.sample_rate) * u64::from(fmt.channels) * 4; // 1 s
         let mk_src = |name: &str, caps: &gst::Caps, max: u64| {
-            let src = gst_app::AppSrc::builder()
+            gst_app::AppSrc::builder()
                 .name(name)
                 .caps(caps)
                 .format(gst::Format::Time)
                 .is_live(live)
                 .block(!live)
                 .max_bytes(max)
-                .build();
-            src
+                .build()
         };
         let vsrc = mk_src("vsrc", &vcaps, max_video_bytes);
         let asrc = mk_src("asrc", &acaps, max_audio_bytes);

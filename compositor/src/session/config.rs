@@ -125,7 +125,7 @@ impl SessionConfig {
                 self.mixer.sample_rate, self.mixer.channels
             ));
         }
-        if self.mixer.sample_rate % 100 != 0 {
+        if !self.mixer.sample_rate.is_multiple_of(100) {
             return Err(format!(
                 "mixer rate {} Hz must be a multiple of 100 (10 ms blocks)",
                 self.mixer.sample_rate

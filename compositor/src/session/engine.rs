@@ -310,11 +310,8 @@ impl Engine {
 
     /// Applies due commands; returns true when a Stop was applied.
     fn apply_commands(&mut self, now: Duration) -> bool {
-        loop {
-            match self.cmd_rx.try_recv() {
-                Ok(env) => self.pending.push(env),
-                Err(_) => break,
-            }
+        while let Ok(env) = self.cmd_rx.try_recv() {
+            self.pending.push(env);
         }
         let mut stop = false;
         let mut i = 0;
@@ -387,11 +384,12 @@ impl Engine {
     fn drain_nonblocking(&mut self) {
         let ids: Vec<String> = self.slots.keys().cloned().collect();
         for id in ids {
-            loop {
-                let r = match self.slots.get(&id).and_then(|s| s.rx.as_ref()) {
-                    Some(rx) => rx.try_recv(),
-                    None => break,
-                };
+            while let Some(r) = self
+                .slots
+                .get(&id)
+                .and_then(|s| s.rx.as_ref())
+                .map(|rx| rx.try_recv())
+            {
                 match r {
                     Ok(msg) => self.handle_message(&id, msg),
                     Err(TryRecvError::Empty) => break,
@@ -420,10 +418,7 @@ impl Engine {
     fn drain_until(&mut self, needed: Duration, strictly_after: bool) {
         let ids: Vec<String> = self.slots.keys().cloned().collect();
         for id in ids {
-            loop {
-                let Some(slot) = self.slots.get(&id) else {
-                    break;
-                };
+            while let Some(slot) = self.slots.get(&id) {
                 let satisfied = slot.ended
                     || slot.horizon.is_some_and(|h| {
                         if strictly_after {
@@ -435,8 +430,11 @@ impl Engine {
                 if satisfied {
                     break;
                 }
-                let Some(rx) = slot.rx.as_ref() else { break };
-                match rx.recv_timeout(Duration::from_secs(10)) {
+                let r = match slot.rx.as_ref() {
+                    Some(rx) => rx.recv_timeout(Duration::from_secs(10)),
+                    None => break,
+                };
+                match r {
                     Ok(msg) => self.handle_message(&id, msg),
                     Err(RecvTimeoutError::Disconnected) => {
                         self.end_slot(&id);

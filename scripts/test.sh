@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The project's test command (README, CI): installs what is missing, then checks formatting,
+# lints and runs every test of the workspace in the release profile (the end-to-end tests
+# drive the release binary). Works without a GPU: wgpu falls back to Mesa's lavapipe.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+echo "== cargo fmt --check" >&2
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings" >&2
+cargo clippy --workspace --all-targets --release --quiet -- -D warnings
+echo "== cargo build --release (compositor binary for the end-to-end tests)" >&2
+cargo build --release --quiet -p compositor --bins
+echo "== cargo test --workspace --release" >&2
+cargo test --workspace --release 2>&1
