@@ -46,6 +46,12 @@ pub struct RenderBenchRow {
     pub total_ms: f64,
     /// 99th percentile of the normal path, ms.
     pub total_p99_ms: f64,
+    /// Normal path, median CPU staging (writing changed planes + item data), ms.
+    pub stage_ms: f64,
+    /// Normal path, median submit-to-done GPU time incl. transfers, ms.
+    pub gpu_ms: f64,
+    /// Normal path, median copy of the result into the output frame, ms.
+    pub copy_out_ms: f64,
 }
 
 fn median(v: &mut [Duration]) -> f64 {
@@ -81,8 +87,8 @@ pub fn run_render(opts: &RenderBenchOptions) -> Result<Vec<RenderBenchRow>> {
         opts.warmup
     );
     println!(
-        "{:>6} {:>10} {:>10} {:>12} {:>11} {:>11}",
-        "inputs", "upload ms", "draw ms", "readback ms", "total ms", "p99 ms"
+        "{:>6} | split: {:>9} {:>8} {:>11} | normal path: {:>8} {:>7} {:>8} {:>9} {:>7}",
+        "inputs", "upload", "draw", "readback", "stage", "gpu", "copy-out", "total", "p99"
     );
     let mut rows = Vec::new();
     for &n in &opts.inputs {
@@ -114,6 +120,7 @@ pub fn run_render(opts: &RenderBenchOptions) -> Result<Vec<RenderBenchRow>> {
         let mut seq = 0u64;
         let mut split: Vec<RenderTimings> = Vec::new();
         let mut totals: Vec<Duration> = Vec::new();
+        let mut normal: Vec<RenderTimings> = Vec::new();
         for pass in 0..2 {
             for f in 0..opts.warmup + opts.frames {
                 for id in &ids {
@@ -131,7 +138,8 @@ pub fn run_render(opts: &RenderBenchOptions) -> Result<Vec<RenderBenchRow>> {
                     if pass == 0 {
                         split.push(t)
                     } else {
-                        totals.push(t.total)
+                        totals.push(t.total);
+                        normal.push(t);
                     }
                 }
             }
@@ -146,10 +154,21 @@ pub fn run_render(opts: &RenderBenchOptions) -> Result<Vec<RenderBenchRow>> {
             readback_ms: median(&mut rb),
             total_ms: median(&mut totals.clone()),
             total_p99_ms: percentile(&mut totals, 0.99),
+            stage_ms: median(&mut normal.iter().map(|t| t.stage).collect::<Vec<_>>()),
+            gpu_ms: median(&mut normal.iter().map(|t| t.gpu).collect::<Vec<_>>()),
+            copy_out_ms: median(&mut normal.iter().map(|t| t.copy_out).collect::<Vec<_>>()),
         };
         println!(
-            "{:>6} {:>10.3} {:>10.3} {:>12.3} {:>11.3} {:>11.3}",
-            row.inputs, row.upload_ms, row.draw_ms, row.readback_ms, row.total_ms, row.total_p99_ms
+            "{:>6} | split: {:>9.3} {:>8.3} {:>11.3} | normal path: {:>8.3} {:>7.3} {:>8.3} {:>9.3} {:>7.3}",
+            row.inputs,
+            row.upload_ms,
+            row.draw_ms,
+            row.readback_ms,
+            row.stage_ms,
+            row.gpu_ms,
+            row.copy_out_ms,
+            row.total_ms,
+            row.total_p99_ms
         );
         rows.push(row);
     }

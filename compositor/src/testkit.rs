@@ -1,10 +1,11 @@
 //! Deterministic scenes, inputs and image comparison shared by the render snapshot tests, the
 //! `golden_check` example (run on real GPUs) and benchmarks. Not used on the serving path.
 //!
-//! Goldens are 640×360 RGB PNGs in `fixtures/golden/`, compared by PSNR over R'G'B'; the
-//! threshold ([`GOLDEN_MIN_PSNR_DB`]) leaves room for filtering and rounding differences
-//! between the software adapter and hardware GPUs while catching any misplaced item (a tile
-//! off by two pixels on the test pattern scores far below it).
+//! Goldens are 640×360 RGB PNGs in `fixtures/golden/` (made on lavapipe, raster path),
+//! compared by PSNR over R'G'B'. The threshold ([`GOLDEN_MIN_PSNR_DB`] = 40 dB) leaves room
+//! for filtering and rounding differences between adapters (measured worst case: 49.8 dB on an
+//! NVIDIA H100 with the compute path, 61.4 dB for the compute path on lavapipe) while catching
+//! any misplaced item (the grid shifted by two pixels scores below it; a test checks that).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use crate::synthetic::{PatternGen, SyntheticHost};
 pub const GOLDEN_CANVAS: Size = Size::new(640, 360);
 
 /// Minimum PSNR (dB) between a render and its golden.
-pub const GOLDEN_MIN_PSNR_DB: f64 = 32.0;
+pub const GOLDEN_MIN_PSNR_DB: f64 = 40.0;
 
 /// The deterministic inputs: four 1280×720 BT.709 hosts with distinct tints and one 640×480
 /// BT.601 (4:3) host, each frozen at a fixed time.

@@ -5,7 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use compositor::gpu::{AdapterChoice, GpuContext};
+use std::sync::Arc;
+
+use compositor::gpu::{AdapterChoice, GpuContext, RenderPath};
 use compositor::testkit::{
     GOLDEN_MIN_PSNR_DB, diff_image, golden_dir, load_golden, psnr, render_goldens,
 };
@@ -50,6 +52,25 @@ fn presets_and_transition_match_goldens() {
         "golden mismatches:\n{}",
         failures.join("\n")
     );
+}
+
+#[test]
+fn both_render_paths_agree_with_the_goldens() {
+    // The compute path serves hardware GPUs and the raster path the software adapter; run the
+    // other one here too so CI covers both shaders on any machine.
+    for path in [RenderPath::Compute, RenderPath::Raster] {
+        let ctx = Arc::new(
+            GpuContext::with_path(AdapterChoice::from_env().unwrap(), Some(path)).unwrap(),
+        );
+        let dir = golden_dir();
+        for (name, actual) in render_goldens(ctx).unwrap() {
+            let db = psnr(&actual, &load_golden(&dir, &name).unwrap());
+            assert!(
+                db >= GOLDEN_MIN_PSNR_DB,
+                "{path:?} path, {name}: {db:.1} dB"
+            );
+        }
+    }
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tracing::info;
 
-use super::pipelines::Pipelines;
+use super::pipelines::{Pipelines, RenderPath};
 
 /// Which kind of adapter to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -88,6 +88,8 @@ pub struct GpuContext {
     pub info: wgpu::AdapterInfo,
     pub(crate) pipelines: Pipelines,
     errors: Arc<Mutex<Vec<String>>>,
+    spin_wait: bool,
+    render_path: RenderPath,
 }
 
 impl std::fmt::Debug for GpuContext {
@@ -115,6 +117,15 @@ impl GpuContext {
 
     /// Opens a new device (tests and benchmarks; servers use [`GpuContext::shared`]).
     pub fn new(choice: AdapterChoice) -> Result<GpuContext, GpuError> {
+        Self::with_path(choice, None)
+    }
+
+    /// Like [`GpuContext::new`] with the render path forced (tests cover both paths on any
+    /// machine); `None` chooses by adapter and `COMPOSITOR_RENDER_PATH`.
+    pub fn with_path(
+        choice: AdapterChoice,
+        path: Option<RenderPath>,
+    ) -> Result<GpuContext, GpuError> {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
             backends: wgpu::Backends::from_env()
                 .unwrap_or(wgpu::Backends::VULKAN | wgpu::Backends::GL),
@@ -193,12 +204,29 @@ impl GpuContext {
             }
         }));
         let pipelines = Pipelines::new(&device);
+        // Waiting for frame completion: spin on hardware (lower latency), block on the software
+        // adapter (its rasterizer threads need the CPU). COMPOSITOR_GPU_WAIT=spin|block forces.
+        let spin_wait = match std::env::var("COMPOSITOR_GPU_WAIT").as_deref() {
+            Ok("spin") => true,
+            Ok("block") => false,
+            _ => info.device_type != wgpu::DeviceType::Cpu,
+        };
+        let render_path = match std::env::var("COMPOSITOR_RENDER_PATH").as_deref() {
+            _ if path.is_some() => path.unwrap_or(RenderPath::Compute),
+            Ok("compute") => RenderPath::Compute,
+            Ok("raster") => RenderPath::Raster,
+            _ if info.device_type == wgpu::DeviceType::Cpu => RenderPath::Raster,
+            _ => RenderPath::Compute,
+        };
+        info!(?render_path, spin_wait, "render path");
         let ctx = GpuContext {
             device,
             queue,
             info,
             pipelines,
             errors,
+            spin_wait,
+            render_path,
         };
         if let Some(e) = ctx.take_error() {
             return Err(GpuError::Wgpu(format!("pipeline creation failed: {e}")));
@@ -214,6 +242,16 @@ impl GpuContext {
         } else {
             Some(v.drain(..).collect::<Vec<_>>().join("; "))
         }
+    }
+
+    /// Whether frame completion is awaited by polling (hardware) or blocking (software).
+    pub fn spin_wait(&self) -> bool {
+        self.spin_wait
+    }
+
+    /// Which shader path renders frames (see `pipelines.rs`).
+    pub fn render_path(&self) -> RenderPath {
+        self.render_path
     }
 
     /// True when running on a software (CPU) adapter.

@@ -1,26 +1,28 @@
-// Converts the Rgba16Float canvas (premultiplied over an opaque background, so alpha = 1) to
+// RASTER PATH (software adapter), second step. Converts the Rgba16Float canvas (premultiplied over an opaque background, so alpha = 1) to
 // limited-range I420 in one compute dispatch. Each invocation handles an 8x2 pixel block:
 // two u32 words of Y per row, one word of U and one of V (2x2 box average = centre-sited
 // chroma). Output layout (bytes): Y rows of `y_pitch`, then U rows of `c_pitch`, then V rows
 // of `c_pitch`; pitches are multiples of 8 / 4 bytes so every word is whole. Pixels past the
 // canvas edge (padding) repeat the last column.
 
-struct Params {
-    k: vec4<f32>,      // kr, kb, canvas w, canvas h
-    lay: vec4<u32>,    // y_pitch words, c_pitch words, u offset words, v offset words
+struct Frame {
+    canvas: vec4<f32>,        // w, h, 1/w, 1/h
+    bg: vec4<f32>,            // background R'G'B'
+    k: vec4<f32>,             // output kr, kb, item count, unused
+    lay: vec4<u32>,           // y pitch words, c pitch words, u offset words, v offset words
 };
 
-@group(0) @binding(0) var canvas: texture_2d<f32>;
-@group(0) @binding(1) var<uniform> params: Params;
-@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+@group(0) @binding(1) var<uniform> frame: Frame;
+@group(0) @binding(7) var<storage, read_write> out: array<u32>;
+@group(1) @binding(0) var canvas: texture_2d<f32>;
 
 fn load(p: vec2<i32>) -> vec3<f32> {
-    let maxp = vec2<i32>(i32(params.k.z) - 1, i32(params.k.w) - 1);
+    let maxp = vec2<i32>(i32(frame.canvas.x) - 1, i32(frame.canvas.y) - 1);
     return textureLoad(canvas, clamp(p, vec2<i32>(0, 0), maxp), 0).rgb;
 }
 
 fn luma(c: vec3<f32>) -> f32 {
-    return params.k.x * c.r + (1.0 - params.k.x - params.k.y) * c.g + params.k.y * c.b;
+    return frame.k.x * c.r + (1.0 - frame.k.x - frame.k.y) * c.g + frame.k.y * c.b;
 }
 
 fn code_y(c: vec3<f32>) -> u32 {
@@ -31,13 +33,13 @@ fn code_y(c: vec3<f32>) -> u32 {
 fn cs_main(@builtin(global_invocation_id) gid: vec3<u32>) {
     let bx = gid.x;           // block column: pixels 8*bx .. 8*bx+7
     let by = gid.y;           // block row: pixels 2*by, 2*by+1
-    let y_pitch = params.lay.x;
-    let c_pitch = params.lay.y;
-    if (bx * 2u >= y_pitch || by * 2u >= u32(params.k.w)) {
+    let y_pitch = frame.lay.x;
+    let c_pitch = frame.lay.y;
+    if (bx * 2u >= y_pitch || by * 2u >= u32(frame.canvas.y)) {
         return;
     }
-    let kr = params.k.x;
-    let kb = params.k.y;
+    let kr = frame.k.x;
+    let kb = frame.k.y;
     var yw = array<u32, 4>(0u, 0u, 0u, 0u);
     var uw = 0u;
     var vw = 0u;
@@ -66,6 +68,6 @@ fn cs_main(@builtin(global_invocation_id) gid: vec3<u32>) {
     out[row0 + 1u] = yw[1];
     out[row0 + y_pitch] = yw[2];
     out[row0 + y_pitch + 1u] = yw[3];
-    out[params.lay.z + by * c_pitch + bx] = uw;
-    out[params.lay.w + by * c_pitch + bx] = vw;
+    out[frame.lay.z + by * c_pitch + bx] = uw;
+    out[frame.lay.w + by * c_pitch + bx] = vw;
 }

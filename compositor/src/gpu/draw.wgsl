@@ -1,4 +1,4 @@
-// Draws every item of a frame plan in ONE instanced draw call (instance i = item i, painter's
+// RASTER PATH (software adapter). Draws every item of a frame plan in ONE instanced draw call (instance i = item i, painter's
 // order): an I420 input sampled from the Y/U/V atlases, an RGBA image from the image atlas,
 // or a solid colour. Canvas: Rgba16Float, premultiplied alpha, video-gamma R'G'B' (no
 // linearisation: the space broadcast mixers blend in). Coordinates: pixels, origin top-left.
@@ -17,6 +17,9 @@ struct Item {
 
 struct Frame {
     canvas: vec4<f32>,        // w, h, 1/w, 1/h
+    bg: vec4<f32>,            // background R'G'B' (the render pass clears to it)
+    k: vec4<f32>,             // output kr, kb, item count, unused
+    lay: vec4<u32>,           // output layout (used by convert.wgsl)
 };
 
 @group(0) @binding(0) var<storage, read> items: array<Item>;

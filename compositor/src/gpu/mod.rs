@@ -8,4 +8,5 @@ mod renderer;
 mod upload;
 
 pub use context::{AdapterChoice, GpuContext, GpuError};
+pub use pipelines::RenderPath;
 pub use renderer::{FrameSource, ImageAsset, PLACEHOLDER, RenderTimings, Renderer};

@@ -24,7 +24,7 @@ use layouts::{Content, DrawItem, FramePlan, Rgba, Size};
 
 use super::atlas::{Packing, Slot, pack};
 use super::context::{GpuContext, GpuError};
-use super::pipelines::{CANVAS_FORMAT, ConvertParams, FrameData, ItemData};
+use super::pipelines::{CANVAS_FORMAT, FrameData, ItemData, RenderPath};
 use super::upload::{Arena, COPY_ALIGN, align_up, map_slot, take_map};
 use crate::frame::{ColorMatrix, I420Frame, VideoFrame};
 
@@ -64,6 +64,12 @@ pub struct RenderTimings {
     pub readback: Duration,
     /// Whole frame.
     pub total: Duration,
+    /// Normal path: CPU writes into the staging arena.
+    pub stage: Duration,
+    /// Normal path: submission until the GPU has finished (copies, draw, convert, readback copy).
+    pub gpu: Duration,
+    /// Normal path: copying the mapped result into the output frame.
+    pub copy_out: Duration,
     /// Input planes uploaded this frame.
     pub uploaded_inputs: u32,
 }
@@ -158,18 +164,19 @@ pub struct Renderer {
     ctx: Arc<GpuContext>,
     canvas: Size,
     out_matrix: ColorMatrix,
-    canvas_tex: Tex,
     frame_uniform: wgpu::Buffer,
+    /// Raster path only: the Rgba16Float canvas and its bind group for the conversion.
+    raster: Option<(Tex, wgpu::BindGroup)>,
     out_layout: OutLayout,
     out_buf: wgpu::Buffer,
     readback: wgpu::Buffer,
-    convert_bind: wgpu::BindGroup,
     items_buf: wgpu::Buffer,
     items_capacity: u64,
     inputs_atlas: InputAtlas,
     images_atlas: ImageAtlas,
     draw_bind: Option<wgpu::BindGroup>,
     arena: Arena,
+    readback_slot: super::upload::MapSlot,
     inputs: HashMap<String, InputState>,
     frame_no: u64,
     max_side: u32,
@@ -195,6 +202,8 @@ fn rgba_f(c: Rgba) -> [f32; 4] {
 }
 
 const ITEM_SIZE: u64 = std::mem::size_of::<ItemData>() as u64;
+/// Bytes reserved for the frame constants at the start of the arena.
+const FRAME_BYTES: u64 = 256;
 
 impl Renderer {
     /// Frames an unused input keeps its place in the atlas.
@@ -217,17 +226,7 @@ impl Renderer {
             )));
         }
         let device = &ctx.device;
-        let p = &ctx.pipelines;
-        let canvas_tex = texture(
-            device,
-            "canvas",
-            canvas.w,
-            canvas.h,
-            CANVAS_FORMAT,
-            wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
-        );
         let out_matrix = ColorMatrix::for_height(canvas.h);
-        let (kr, kb) = out_matrix.kr_kb();
         let y_pitch = canvas.w.next_multiple_of(8);
         let c_pitch = y_pitch / 2;
         let u_off = u64::from(y_pitch) * u64::from(canvas.h);
@@ -239,15 +238,6 @@ impl Renderer {
             v_off,
             total: v_off + u64::from(c_pitch) * u64::from(canvas.h / 2),
         };
-        let params = ConvertParams {
-            k: [kr, kb, canvas.w as f32, canvas.h as f32],
-            layout: [
-                y_pitch / 4,
-                c_pitch / 4,
-                (u_off / 4) as u32,
-                (v_off / 4) as u32,
-            ],
-        };
         let mk_buf = |label: &str, size: u64, usage: wgpu::BufferUsages| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some(label),
@@ -256,28 +246,11 @@ impl Renderer {
                 mapped_at_creation: false,
             })
         };
-        let params_buf = mk_buf(
-            "convert params",
-            std::mem::size_of::<ConvertParams>() as u64,
-            wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-        );
-        ctx.queue
-            .write_buffer(&params_buf, 0, bytemuck::bytes_of(&params));
         let frame_uniform = mk_buf(
             "frame",
             std::mem::size_of::<FrameData>() as u64,
             wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
         );
-        let fd = FrameData {
-            canvas: [
-                canvas.w as f32,
-                canvas.h as f32,
-                1.0 / canvas.w as f32,
-                1.0 / canvas.h as f32,
-            ],
-        };
-        ctx.queue
-            .write_buffer(&frame_uniform, 0, bytemuck::bytes_of(&fd));
         let out_buf = mk_buf(
             "I420 out",
             out_layout.total,
@@ -288,23 +261,24 @@ impl Renderer {
             out_layout.total,
             wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         );
-        let convert_bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
-            label: Some("convert"),
-            layout: &p.convert_layout,
-            entries: &[
-                wgpu::BindGroupEntry {
+        let raster = (ctx.render_path() == RenderPath::Raster).then(|| {
+            let tex = texture(
+                device,
+                "canvas",
+                canvas.w,
+                canvas.h,
+                CANVAS_FORMAT,
+                wgpu::TextureUsages::RENDER_ATTACHMENT | wgpu::TextureUsages::TEXTURE_BINDING,
+            );
+            let bind = device.create_bind_group(&wgpu::BindGroupDescriptor {
+                label: Some("canvas"),
+                layout: &ctx.pipelines.canvas_layout,
+                entries: &[wgpu::BindGroupEntry {
                     binding: 0,
-                    resource: wgpu::BindingResource::TextureView(&canvas_tex.view),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 1,
-                    resource: params_buf.as_entire_binding(),
-                },
-                wgpu::BindGroupEntry {
-                    binding: 2,
-                    resource: out_buf.as_entire_binding(),
-                },
-            ],
+                    resource: wgpu::BindingResource::TextureView(&tex.view),
+                }],
+            });
+            (tex, bind)
         });
         let items_capacity = 32;
         let items_buf = mk_buf(
@@ -330,23 +304,26 @@ impl Renderer {
             packing: empty,
             generations: HashMap::new(),
         };
-        let arena = Arena::new(device, ITEM_SIZE * items_capacity + 8 * 1024 * 1024);
+        let arena = Arena::new(
+            device,
+            FRAME_BYTES + ITEM_SIZE * items_capacity + 8 * 1024 * 1024,
+        );
         Ok(Renderer {
             ctx,
             canvas,
             out_matrix,
-            canvas_tex,
             frame_uniform,
+            raster,
             out_layout,
             out_buf,
             readback,
-            convert_bind,
             items_buf,
             items_capacity,
             inputs_atlas,
             images_atlas,
             draw_bind: None,
             arena,
+            readback_slot: map_slot(),
             inputs: HashMap::new(),
             frame_no: 0,
             max_side: max,
@@ -503,11 +480,11 @@ impl Renderer {
     fn bind(&mut self) -> &wgpu::BindGroup {
         let ctx = &self.ctx;
         let (ia, im) = (&self.inputs_atlas, &self.images_atlas);
-        let (items, frame) = (&self.items_buf, &self.frame_uniform);
+        let (items, frame, out) = (&self.items_buf, &self.frame_uniform, &self.out_buf);
         self.draw_bind.get_or_insert_with(|| {
             ctx.device.create_bind_group(&wgpu::BindGroupDescriptor {
-                label: Some("draw"),
-                layout: &ctx.pipelines.draw_layout,
+                label: Some("compose"),
+                layout: &ctx.pipelines.layout,
                 entries: &[
                     wgpu::BindGroupEntry {
                         binding: 0,
@@ -536,6 +513,10 @@ impl Renderer {
                     wgpu::BindGroupEntry {
                         binding: 6,
                         resource: wgpu::BindingResource::Sampler(&ctx.pipelines.sampler),
+                    },
+                    wgpu::BindGroupEntry {
+                        binding: 7,
+                        resource: out.as_entire_binding(),
                     },
                 ],
             })
@@ -788,11 +769,33 @@ impl Renderer {
             });
             self.draw_bind = None;
         }
+        // Arena layout: [frame constants: 256 B][items][changed planes, 256-aligned rows].
         let item_bytes = n_items * ITEM_SIZE;
-        let plane_base = align_up(item_bytes, 256);
+        let plane_base = align_up(FRAME_BYTES + item_bytes, 256);
         self.arena
             .ensure(&self.ctx.device, plane_base + upload_bytes)?;
-        self.arena.write(0, bytemuck::cast_slice(&items))?;
+        let (kr, kb) = self.out_matrix.kr_kb();
+        let l = self.out_layout;
+        let bg = rgba_f(plan.background);
+        let fd = FrameData {
+            canvas: [
+                self.canvas.w as f32,
+                self.canvas.h as f32,
+                1.0 / self.canvas.w as f32,
+                1.0 / self.canvas.h as f32,
+            ],
+            bg: [bg[0], bg[1], bg[2], 1.0],
+            k: [kr, kb, n_items as f32, 0.0],
+            lay: [
+                l.y_pitch / 4,
+                l.c_pitch / 4,
+                (l.u_off / 4) as u32,
+                (l.v_off / 4) as u32,
+            ],
+        };
+        self.arena.write(0, bytemuck::bytes_of(&fd))?;
+        self.arena
+            .write(FRAME_BYTES, bytemuck::cast_slice(&items))?;
         let mut uploaded = 0u32;
         for (idx, id) in uploads.iter().enumerate() {
             let Some((frame, _)) = frames.frame(id) else {
@@ -818,6 +821,7 @@ impl Renderer {
             uploaded += 1;
         }
         self.arena.unmap();
+        let t_staged = Instant::now();
 
         let mut enc = self
             .ctx
@@ -825,8 +829,21 @@ impl Renderer {
             .create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("frame"),
             });
+        enc.copy_buffer_to_buffer(
+            &self.arena.buffer,
+            0,
+            &self.frame_uniform,
+            0,
+            std::mem::size_of::<FrameData>() as u64,
+        );
         if item_bytes > 0 {
-            enc.copy_buffer_to_buffer(&self.arena.buffer, 0, &self.items_buf, 0, item_bytes);
+            enc.copy_buffer_to_buffer(
+                &self.arena.buffer,
+                FRAME_BYTES,
+                &self.items_buf,
+                0,
+                item_bytes,
+            );
         }
         for c in &copies {
             let Some(slot) = uploads
@@ -876,47 +893,58 @@ impl Renderer {
                 });
         }
         self.bind();
-        {
-            let bg = rgba_f(plan.background);
-            let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
-                label: Some("canvas"),
-                color_attachments: &[Some(wgpu::RenderPassColorAttachment {
-                    view: &self.canvas_tex.view,
-                    depth_slice: None,
-                    resolve_target: None,
-                    ops: wgpu::Operations {
-                        load: wgpu::LoadOp::Clear(wgpu::Color {
-                            r: f64::from(bg[0]),
-                            g: f64::from(bg[1]),
-                            b: f64::from(bg[2]),
-                            a: 1.0,
-                        }),
-                        store: wgpu::StoreOp::Store,
-                    },
-                })],
-                depth_stencil_attachment: None,
-                timestamp_writes: None,
-                occlusion_query_set: None,
-                multiview_mask: None,
-            });
-            if n_items > 0
-                && let Some(bind) = self.draw_bind.as_ref()
-            {
-                pass.set_pipeline(&self.ctx.pipelines.draw);
+        let blocks_x = (self.out_layout.y_pitch / 8).div_ceil(8);
+        let blocks_y = (self.canvas.h / 2).div_ceil(8);
+        match (&self.raster, self.draw_bind.as_ref()) {
+            (None, Some(bind)) => {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("compose + to I420"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&self.ctx.pipelines.compose);
                 pass.set_bind_group(0, bind, &[]);
-                pass.draw(0..6, 0..n_items as u32);
+                pass.dispatch_workgroups(blocks_x, blocks_y, 1);
             }
-        }
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("to I420"),
-                timestamp_writes: None,
-            });
-            pass.set_pipeline(&self.ctx.pipelines.convert);
-            pass.set_bind_group(0, &self.convert_bind, &[]);
-            let blocks_x = (self.out_layout.y_pitch / 8).div_ceil(8);
-            let blocks_y = (self.canvas.h / 2).div_ceil(8);
-            pass.dispatch_workgroups(blocks_x, blocks_y, 1);
+            (Some((canvas, canvas_bind)), Some(bind)) => {
+                let bg = rgba_f(plan.background);
+                {
+                    let mut pass = enc.begin_render_pass(&wgpu::RenderPassDescriptor {
+                        label: Some("canvas"),
+                        color_attachments: &[Some(wgpu::RenderPassColorAttachment {
+                            view: &canvas.view,
+                            depth_slice: None,
+                            resolve_target: None,
+                            ops: wgpu::Operations {
+                                load: wgpu::LoadOp::Clear(wgpu::Color {
+                                    r: f64::from(bg[0]),
+                                    g: f64::from(bg[1]),
+                                    b: f64::from(bg[2]),
+                                    a: 1.0,
+                                }),
+                                store: wgpu::StoreOp::Store,
+                            },
+                        })],
+                        depth_stencil_attachment: None,
+                        timestamp_writes: None,
+                        occlusion_query_set: None,
+                        multiview_mask: None,
+                    });
+                    if n_items > 0 {
+                        pass.set_pipeline(&self.ctx.pipelines.draw);
+                        pass.set_bind_group(0, bind, &[]);
+                        pass.draw(0..6, 0..n_items as u32);
+                    }
+                }
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("canvas to I420"),
+                    timestamp_writes: None,
+                });
+                pass.set_pipeline(&self.ctx.pipelines.convert);
+                pass.set_bind_group(0, bind, &[]);
+                pass.set_bind_group(1, canvas_bind, &[]);
+                pass.dispatch_workgroups(blocks_x, blocks_y, 1);
+            }
+            (_, None) => {}
         }
         let mut t_draw_done = t_upload_done;
         if split {
@@ -933,18 +961,38 @@ impl Renderer {
         enc.copy_buffer_to_buffer(&self.out_buf, 0, &self.readback, 0, self.out_layout.total);
         self.ctx.queue.submit(Some(enc.finish()));
         self.arena.remap();
-        let slot = map_slot();
-        let s = slot.clone();
+        let s = self.readback_slot.clone();
         self.readback.map_async(wgpu::MapMode::Read, .., move |r| {
             *s.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
         });
-        let res = loop {
-            self.wait()?;
-            if let Some(r) = take_map(&slot) {
-                break r;
+        let res = if self.ctx.spin_wait() {
+            // Hardware: poll without sleeping for up to 20 ms. A blocking fence wait costs
+            // ~0.4 ms of wake-up latency per frame on the measured VM (docs/benchmarks.md).
+            let deadline = Instant::now() + Duration::from_millis(20);
+            loop {
+                self.ctx
+                    .device
+                    .poll(wgpu::PollType::Poll)
+                    .map_err(|e| GpuError::Poll(e.to_string()))?;
+                if let Some(r) = take_map(&self.readback_slot) {
+                    break r;
+                }
+                if Instant::now() > deadline {
+                    self.wait()?;
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+        } else {
+            loop {
+                self.wait()?;
+                if let Some(r) = take_map(&self.readback_slot) {
+                    break r;
+                }
             }
         };
         res.map_err(|e| GpuError::Map(e.to_string()))?;
+        let t_gpu_done = Instant::now();
         if out.width() != self.canvas.w || out.height() != self.canvas.h {
             *out = I420Frame::black(self.canvas.w, self.canvas.h)
                 .map_err(|e| GpuError::Unsupported(e.to_string()))?;
@@ -989,6 +1037,9 @@ impl Renderer {
             },
             readback: end - t_draw_done,
             total: end - t0,
+            stage: t_staged - t0,
+            gpu: t_gpu_done - t_staged,
+            copy_out: end - t_gpu_done,
             uploaded_inputs: uploaded,
         })
     }

@@ -33,7 +33,8 @@ pub(crate) struct Arena {
     pub buffer: wgpu::Buffer,
     pub capacity: u64,
     mapped: bool,
-    pending: Option<MapSlot>,
+    pending: bool,
+    slot: MapSlot,
 }
 
 impl Arena {
@@ -49,7 +50,8 @@ impl Arena {
             buffer,
             capacity,
             mapped: true,
-            pending: None,
+            pending: false,
+            slot: map_slot(),
         }
     }
 
@@ -64,16 +66,16 @@ impl Arena {
         if self.mapped {
             return Ok(());
         }
-        let Some(slot) = self.pending.clone() else {
+        if !self.pending {
             return Err(GpuError::Map(
                 "upload arena is neither mapped nor being mapped".into(),
             ));
-        };
+        }
         loop {
-            if let Some(res) = take_map(&slot) {
+            if let Some(res) = take_map(&self.slot) {
+                self.pending = false;
                 res.map_err(|e| GpuError::Map(e.to_string()))?;
                 self.mapped = true;
-                self.pending = None;
                 return Ok(());
             }
             device
@@ -134,11 +136,10 @@ impl Arena {
 
     /// Asks for the arena back after the submission that reads it.
     pub fn remap(&mut self) {
-        let slot = map_slot();
-        let s = slot.clone();
+        let s = self.slot.clone();
         self.buffer.map_async(wgpu::MapMode::Write, .., move |r| {
             *s.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
         });
-        self.pending = Some(slot);
+        self.pending = true;
     }
 }
