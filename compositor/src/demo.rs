@@ -143,6 +143,19 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
     if opts.duration < Duration::from_secs(2) {
         bail!("demo duration must be at least 2 s");
     }
+    // Check size and rate before anything is set up (GPU, encoder, files), so a bad option
+    // gets its own message and leaves nothing behind.
+    {
+        let mut probe = SessionConfig::new(pip_scene());
+        probe.canvas = opts.size;
+        probe.fps = opts.fps;
+        probe.clock = ClockMode::Offline;
+        probe.duration = Some(opts.duration);
+        probe.initial_inputs = vec!["host-a".into(), "host-b".into()];
+        probe
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid demo options: {e}"))?;
+    }
     std::fs::create_dir_all(&opts.out_dir)
         .with_context(|| format!("cannot create {}", opts.out_dir.display()))?;
     let out_dir = opts

@@ -58,6 +58,15 @@ pub enum Command {
         /// Muted?
         mute: bool,
     },
+    /// Solo or unsolo an input in the mix (when any input is soloed only soloed ones sound).
+    SetSolo {
+        /// Input id.
+        id: String,
+        /// Soloed?
+        solo: bool,
+    },
+    /// Lower the others while `trigger` speaks, or switch ducking off (None).
+    SetDucking(Option<mixer::Ducking>),
     /// End the session (outputs finalised).
     Stop,
 }

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use super::command::{Command, CommandError, CommandReply};
 use super::config::{ClockMode, SessionConfig};
+use super::events::SessionEvent;
 use super::input::{InputCounters, InputMessage, InputSender};
 use super::{Envelope, SessionError, SessionReport, SharedStats};
 use crate::frame::{I420Frame, VideoFrame};
@@ -161,6 +162,9 @@ impl Engine {
             },
         );
         info!(input = id, "input slot added");
+        self.stats
+            .events
+            .push(SessionEvent::InputAdded { id: id.to_string() });
         Ok(InputSender::new(
             id,
             tx,
@@ -205,6 +209,9 @@ impl Engine {
                     .set_scene(scene, transition, now)
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 info!(at = ?now, "scene applied");
+                self.stats
+                    .events
+                    .push(SessionEvent::SceneApplied { at: now });
                 done
             }
             Command::SetBackground(bg) => {
@@ -214,6 +221,9 @@ impl Engine {
                 self.layout
                     .set_scene(scene, None, now)
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
+                self.stats
+                    .events
+                    .push(SessionEvent::SceneApplied { at: now });
                 done
             }
             Command::AddInput { id } => self.add_input(&id).map(CommandReply::Input),
@@ -234,6 +244,9 @@ impl Engine {
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&id);
                 info!(input = %id, "input slot removed");
+                self.stats
+                    .events
+                    .push(SessionEvent::InputRemoved { id: id.clone() });
                 done
             }
             Command::RegisterImage { id, image } => {
@@ -301,6 +314,36 @@ impl Engine {
                 }
                 self.mixer
                     .set_mute(&id, mute)
+                    .map_err(|e| CommandError::Invalid(e.to_string()))?;
+                done
+            }
+            Command::SetSolo { id, solo } => {
+                if !self.slots.contains_key(&id) {
+                    return Err(CommandError::NotFound(format!("input {id:?}")));
+                }
+                if self.slots.get(&id).and_then(|s| s.audio_fmt).is_none() {
+                    return Err(CommandError::FailedPrecondition(format!(
+                        "input {id:?} has no audio yet"
+                    )));
+                }
+                self.mixer
+                    .set_solo(&id, solo)
+                    .map_err(|e| CommandError::Invalid(e.to_string()))?;
+                done
+            }
+            Command::SetDucking(d) => {
+                if let Some(t) = d.as_ref().map(|d| d.trigger.clone()) {
+                    if !self.slots.contains_key(&t) {
+                        return Err(CommandError::NotFound(format!("input {t:?}")));
+                    }
+                    if self.slots.get(&t).and_then(|s| s.audio_fmt).is_none() {
+                        return Err(CommandError::FailedPrecondition(format!(
+                            "input {t:?} has no audio yet"
+                        )));
+                    }
+                }
+                self.mixer
+                    .set_ducking(d)
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 done
             }
@@ -406,6 +449,9 @@ impl Engine {
         if let Some(s) = self.slots.get_mut(id) {
             if !s.ended {
                 info!(input = id, "input source ended");
+                self.stats
+                    .events
+                    .push(SessionEvent::InputEnded { id: id.to_string() });
             }
             s.ended = true;
             s.rx = None;
@@ -506,6 +552,15 @@ impl Engine {
 
     fn audio_tick(&mut self, ta: Duration) -> Result<(), SessionError> {
         self.mixer.mix_block(&mut self.audio_buf);
+        for ev in self.mixer.take_events() {
+            if let mixer::MixerEvent::ActiveSpeakerChanged { from, to, at_block } = ev {
+                let at = MIX_TICK * at_block.min(u64::from(u32::MAX)) as u32;
+                info!(?from, ?to, ?at, "active speaker changed");
+                self.stats
+                    .events
+                    .push(SessionEvent::ActiveSpeakerChanged { from, to, at });
+            }
+        }
         self.sink
             .push_audio(&self.audio_buf, ta)
             .map_err(|e| SessionError::Output(e.to_string()))?;

@@ -36,6 +36,7 @@
 mod command;
 mod config;
 mod engine;
+mod events;
 mod input;
 
 use std::collections::HashMap;
@@ -49,6 +50,7 @@ use crossbeam_channel::{Receiver, Sender};
 pub use command::{Command, CommandError, CommandReply};
 pub use config::{ClockMode, Fps, SessionConfig};
 pub use engine::MIX_TICK;
+pub use events::{EVENT_LOG_CAPACITY, EventLog, SessionEvent};
 pub use input::{InputClosed, InputCounters, InputMessage, InputSender, InputStats};
 
 use crate::gpu::{GpuContext, Renderer};
@@ -113,6 +115,8 @@ pub struct SharedStats {
     pub ended: AtomicBool,
     /// Per-input counters.
     pub inputs: Mutex<HashMap<String, Arc<InputCounters>>>,
+    /// Event log.
+    pub events: EventLog,
 }
 
 /// A point-in-time copy of a session's counters.
@@ -187,6 +191,12 @@ impl SessionHandle {
             CommandReply::Input(s) => Ok(s),
             CommandReply::Done { .. } => Err(CommandError::Invalid("unexpected reply".into())),
         }
+    }
+
+    /// Events after sequence number `after` (0 = all kept), oldest first. Pass the last
+    /// sequence number seen to resume without losing events.
+    pub fn events_since(&self, after: u64) -> Vec<(u64, SessionEvent)> {
+        self.stats.events.since(after)
     }
 
     /// Asks the session to end at the next frame boundary (does not wait).

@@ -1,0 +1,89 @@
+//! Session events: what a producer's console shows (input joined/left, scene applied, active
+//! speaker changed). Kept in a bounded log with sequence numbers so a watcher can resume from
+//! the last event it saw without losing any that happened meanwhile (up to the log's size).
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Events the log keeps; older ones are dropped first.
+pub const EVENT_LOG_CAPACITY: usize = 1024;
+
+/// Something that happened in a session, stamped with the session time it took effect.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SessionEvent {
+    /// An input slot was created.
+    InputAdded {
+        /// Input id.
+        id: String,
+    },
+    /// An input slot was deleted.
+    InputRemoved {
+        /// Input id.
+        id: String,
+    },
+    /// An input's source went away (all senders dropped).
+    InputEnded {
+        /// Input id.
+        id: String,
+    },
+    /// A scene (layout) change took effect at this output time.
+    SceneApplied {
+        /// Output time of the first frame showing it.
+        at: Duration,
+    },
+    /// The mixer's active-speaker decision changed.
+    ActiveSpeakerChanged {
+        /// Previous speaker.
+        from: Option<String>,
+        /// New speaker.
+        to: Option<String>,
+        /// Output time of the change.
+        at: Duration,
+    },
+}
+
+/// The bounded, sequence-numbered log.
+#[derive(Debug, Default)]
+pub struct EventLog {
+    inner: Mutex<(u64, VecDeque<(u64, SessionEvent)>)>,
+}
+
+impl EventLog {
+    /// Appends an event; returns its sequence number (1, 2, …).
+    pub fn push(&self, ev: SessionEvent) -> u64 {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.0 += 1;
+        let seq = g.0;
+        if g.1.len() >= EVENT_LOG_CAPACITY {
+            g.1.pop_front();
+        }
+        g.1.push_back((seq, ev));
+        seq
+    }
+
+    /// Events with a sequence number greater than `after`, oldest first.
+    pub fn since(&self, after: u64) -> Vec<(u64, SessionEvent)> {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.1.iter().filter(|(s, _)| *s > after).cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resumes_and_stays_bounded() {
+        let log = EventLog::default();
+        for i in 0..(EVENT_LOG_CAPACITY + 10) {
+            log.push(SessionEvent::InputAdded { id: i.to_string() });
+        }
+        let all = log.since(0);
+        assert_eq!(all.len(), EVENT_LOG_CAPACITY);
+        assert_eq!(all[0].0, 11);
+        let tail = log.since(all[all.len() - 3].0);
+        assert_eq!(tail.len(), 2);
+    }
+}
