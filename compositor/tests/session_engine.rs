@@ -1054,12 +1054,11 @@ fn invalid_configs_are_refused_naming_the_field() {
 /// output identical to a perfect real-time run, and a paced real-time run of the same host
 /// plays it without a gap once buffered.
 ///
-/// Fails at the time of writing (see the report): the offline wait for mix tick `m` stops
-/// as soon as an input's newest message of *any* kind starts at or after `(m + 1) * 10 ms`.
-/// The synthetic host sends video before audio on ties, so every 100 ms the video frame at
-/// `t` satisfies the wait for the tick ending at `t` before the audio block starting at `t`
-/// is read; the mixer then holds only 10 ms, runs dry (fade out, rebuffer, fade in with a
-/// resampler reset) and the block at 100 ms, 200 ms, ... dips to a peak of ~0.18.
+/// Regression test: the offline wait for mix tick `m` once stopped as soon as an input's
+/// newest message of any kind started at or after `(m + 1) * 10 ms`, so with video sent before
+/// audio on ties the mixer ran dry every 100 ms. The session now waits for audio up to the end
+/// of the tick plus the mixer's target depth. The source outlives the session so the last
+/// blocks are steady too (a source that ends fades out, as it should).
 #[test]
 fn offline_audio_of_a_steady_tone_has_no_dropouts() {
     let _g = serial();
@@ -1073,7 +1072,8 @@ fn offline_audio_of_a_steady_tone_has_no_dropouts() {
         height: 90,
         ..SyntheticHost::new(RED, 440.0)
     };
-    let feeder = std::thread::spawn(move || host.run(&s, duration, false));
+    let feeder =
+        std::thread::spawn(move || host.run(&s, duration + Duration::from_millis(100), false));
     session.join().unwrap();
     feeder.join().unwrap();
     let c = take(&out);

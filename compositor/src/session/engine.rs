@@ -598,7 +598,14 @@ impl Engine {
                     if video_next {
                         self.drain_until(tv, true);
                     } else {
-                        self.drain_until(ta + MIX_TICK, false);
+                        // Keep every input's mixer queue at its target depth, as a perfect
+                        // real-time run would: wait for audio up to the end of this tick
+                        // plus the target (sources send in time order, so a horizon past
+                        // that point means all audio before it has arrived).
+                        let target_ms = self.mixer.tuning().target_depth_ms.clamp(0.0, 1000.0);
+                        let lookahead =
+                            Duration::from_micros((f64::from(target_ms) * 1000.0) as u64);
+                        self.drain_until(ta + MIX_TICK + lookahead, false);
                     }
                 }
             }
