@@ -17,4 +17,13 @@ cargo clippy --workspace --all-targets --release --quiet -- -D warnings
 echo "== cargo build --release (compositor binary for the end-to-end tests)" >&2
 cargo build --release --quiet -p compositor --bins
 echo "== cargo test --workspace --release" >&2
-cargo test --workspace --release 2>&1
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace --release --lib --bins --tests 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line for the whole workspace (cargo prints one per test binary).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i+1) ~ /^passed/) p += $i; if ($(i+1) ~ /^failed/) f += $i } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"

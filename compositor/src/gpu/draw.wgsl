@@ -30,20 +30,20 @@ struct Frame {
 @group(0) @binding(5) var atlas_rgba: texture_2d<f32>;
 @group(0) @binding(6) var samp: sampler;
 
-// Per-item data travels to the fragment stage as flat varyings: reading the storage buffer
-// per fragment is several times slower on the software adapter.
+// Per-item data travels to the fragment stage as flat varyings (reading the storage buffer per
+// fragment is ~4x slower on the software adapter), packed into as few as possible: each vec4
+// varying costs about 1 ms per 720p frame there. The pixel's position inside the item comes
+// from the fragment position, the chroma clamp from the luma clamp, and the content mode and
+// matrix ride in params.w.
 struct VsOut {
     @builtin(position) pos: vec4<f32>,
-    @location(0) local: vec2<f32>,   // pixels from the rect's top-left
-    @location(1) uv: vec2<f32>,
-    @location(2) @interpolate(flat) size: vec2<f32>,
-    @location(3) @interpolate(flat) clamp_l: vec4<f32>,
-    @location(4) @interpolate(flat) clamp_c: vec4<f32>,
-    @location(5) @interpolate(flat) color: vec4<f32>,
-    @location(6) @interpolate(flat) border_color: vec4<f32>,
-    @location(7) @interpolate(flat) params: vec4<f32>,
-    @location(8) @interpolate(flat) taps: vec4<f32>,
-    @location(9) @interpolate(flat) mode: vec2<u32>,
+    @location(0) uv: vec2<f32>,
+    @location(1) @interpolate(flat) dest: vec4<f32>,
+    @location(2) @interpolate(flat) clamp_l: vec4<f32>,
+    @location(3) @interpolate(flat) color: vec4<f32>,
+    @location(4) @interpolate(flat) border_color: vec4<f32>,
+    @location(5) @interpolate(flat) params: vec4<f32>,   // opacity, radius, border, mode * 2 + matrix
+    @location(6) @interpolate(flat) taps: vec4<f32>,
 };
 
 @vertex
@@ -58,16 +58,13 @@ fn vs_main(@builtin(vertex_index) vi: u32, @builtin(instance_index) ii: u32) -> 
     let ndc = vec2<f32>(px.x * frame.canvas.z * 2.0 - 1.0, 1.0 - px.y * frame.canvas.w * 2.0);
     var out: VsOut;
     out.pos = vec4<f32>(ndc, 0.0, 1.0);
-    out.local = c * item.dest.zw;
     out.uv = item.uv.xy + c * item.uv.zw;
-    out.size = item.dest.zw;
+    out.dest = item.dest;
     out.clamp_l = item.clamp_l;
-    out.clamp_c = item.clamp_c;
     out.color = item.color;
     out.border_color = item.border_color;
     out.params = item.params;
     out.taps = item.taps;
-    out.mode = item.mode.xy;
     return out;
 }
 
@@ -99,18 +96,22 @@ fn sample_one(item: VsOut, p: vec2<f32>) -> vec4<f32> {
     // Clamp inside the item's own atlas rectangle so bilinear taps never bleed into a
     // neighbour.
     let pl = clamp(p, item.clamp_l.xy, item.clamp_l.zw);
-    if (item.mode.x == 0u) {
-        let pc = clamp(p, item.clamp_c.xy, item.clamp_c.zw);
+    let code = u32(item.params.w + 0.5);
+    if (code / 2u == 0u) {
+        // Chroma texels are twice as wide: its clamp is the luma clamp moved in by half a
+        // luma texel on each side.
+        let q = vec2<f32>(0.25, 0.25) / vec2<f32>(textureDimensions(atlas_u));
+        let pc = clamp(p, item.clamp_l.xy + q, item.clamp_l.zw - q);
         let y = textureSampleLevel(atlas_y, samp, pl, 0.0).r;
         let u = textureSampleLevel(atlas_u, samp, pc, 0.0).r;
         let v = textureSampleLevel(atlas_v, samp, pc, 0.0).r;
-        return vec4<f32>(yuv_to_rgb(y, u, v, item.mode.y), 1.0);
+        return vec4<f32>(yuv_to_rgb(y, u, v, code % 2u), 1.0);
     }
     return textureSampleLevel(atlas_rgba, samp, pl, 0.0);
 }
 
 fn sample_content(item: VsOut, uv: vec2<f32>) -> vec4<f32> {
-    if (item.mode.x == 2u) {
+    if (u32(item.params.w + 0.5) / 2u == 2u) {
         return item.color;
     }
     let nx = i32(item.taps.x);
@@ -135,11 +136,12 @@ fn sample_content(item: VsOut, uv: vec2<f32>) -> vec4<f32> {
 fn fs_main(in: VsOut) -> @location(0) vec4<f32> {
     let item = in;
     var c = sample_content(item, in.uv);   // straight alpha
-    let half = item.size * 0.5;
+    let half = item.dest.zw * 0.5;
+    let local = in.pos.xy - item.dest.xy;
     let radius = min(item.params.y, min(half.x, half.y));
     var coverage = 1.0;
     if (radius > 0.0 || item.params.z > 0.0) {
-        let d = rounded_box_sdf(in.local - half, half, radius);
+        let d = rounded_box_sdf(local - half, half, radius);
         coverage = clamp(0.5 - d, 0.0, 1.0);
         let bw = item.params.z;
         if (bw > 0.0) {

@@ -596,7 +596,8 @@ impl Renderer {
                 item.opacity.clamp(0.0, 1.0),
                 item.corner_radius as f32,
                 bw,
-                0.0,
+                // Mode and matrix for the raster path's packed varyings.
+                (mode * 2 + u32::from(matrix == ColorMatrix::Bt601)) as f32,
             ],
             taps,
             mode: [mode, u32::from(matrix == ColorMatrix::Bt601), 0, 0],
