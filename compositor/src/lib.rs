@@ -9,6 +9,7 @@ pub mod bench;
 pub mod demo;
 pub mod frame;
 pub mod gpu;
+pub mod images;
 pub mod output;
 pub mod session;
 pub mod synthetic;

@@ -79,4 +79,18 @@ fn events_arrive_in_order_and_resume() {
     assert!(events.windows(2).all(|w| w[0].0 < w[1].0));
     let resumed = handle.events_since(events[1].0);
     assert_eq!(resumed.len(), events.len() - 2);
+    // The mixer's per-input figures are published with the session's stats.
+    let audio = handle.stats().audio;
+    let a = audio
+        .iter()
+        .find(|s| s.id == "a")
+        .expect("mixer stats for input a");
+    assert!(
+        a.drift_ppm.is_finite() && a.drift_ppm.abs() < 1000.0,
+        "{a:?}"
+    );
+    assert_eq!(
+        a.underruns, 0,
+        "a steady offline source never runs dry: {a:?}"
+    );
 }

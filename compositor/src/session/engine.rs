@@ -564,7 +564,10 @@ impl Engine {
         self.sink
             .push_audio(&self.audio_buf, ta)
             .map_err(|e| SessionError::Output(e.to_string()))?;
-        self.stats.audio_blocks.fetch_add(1, Ordering::Relaxed);
+        let blocks = self.stats.audio_blocks.fetch_add(1, Ordering::Relaxed) + 1;
+        if blocks % 10 == 0 {
+            *self.stats.audio.lock().unwrap_or_else(|e| e.into_inner()) = self.mixer.stats();
+        }
         Ok(())
     }
 

@@ -117,6 +117,8 @@ pub struct SharedStats {
     pub inputs: Mutex<HashMap<String, Arc<InputCounters>>>,
     /// Event log.
     pub events: EventLog,
+    /// Mixer figures per audio input (queue depth, drift ppm, levels…), refreshed every 100 ms.
+    pub audio: Mutex<Vec<mixer::InputStats>>,
 }
 
 /// A point-in-time copy of a session's counters.
@@ -140,6 +142,9 @@ pub struct StatsSnapshot {
     pub ended: bool,
     /// Per input.
     pub inputs: Vec<(String, InputStats)>,
+    /// Mixer figures per audio input (drift ppm, queue, levels), as of the last 100 ms.
+    #[serde(skip)]
+    pub audio: Vec<mixer::InputStats>,
 }
 
 /// Cloneable remote control of a running session.
@@ -228,6 +233,7 @@ impl SessionHandle {
             media_time: Duration::from_nanos(s.media_ns.load(Ordering::Relaxed)),
             ended: s.ended.load(Ordering::Relaxed),
             inputs,
+            audio: s.audio.lock().unwrap_or_else(|e| e.into_inner()).clone(),
         }
     }
 }
