@@ -565,7 +565,7 @@ impl Engine {
             .push_audio(&self.audio_buf, ta)
             .map_err(|e| SessionError::Output(e.to_string()))?;
         let blocks = self.stats.audio_blocks.fetch_add(1, Ordering::Relaxed) + 1;
-        if blocks % 10 == 0 {
+        if blocks.is_multiple_of(10) {
             *self.stats.audio.lock().unwrap_or_else(|e| e.into_inner()) = self.mixer.stats();
         }
         Ok(())
