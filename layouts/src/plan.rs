@@ -79,6 +79,40 @@ pub struct FramePlan {
     pub regions: Vec<Region>,
 }
 
+impl FramePlan {
+    /// Makes `self` equal to `src`, reusing `self`'s vectors and strings (derived `Clone`
+    /// would reallocate every id each frame).
+    pub fn copy_from(&mut self, src: &FramePlan) {
+        self.canvas = src.canvas;
+        self.background = src.background;
+        self.items.truncate(src.items.len());
+        let have = self.items.len();
+        for (d, s) in self.items.iter_mut().zip(&src.items) {
+            d.key.clone_from(&s.key);
+            match (&mut d.content, &s.content) {
+                (Content::Input(a), Content::Input(b)) | (Content::Image(a), Content::Image(b)) => {
+                    a.clone_from(b)
+                }
+                (c, s) => *c = s.clone(),
+            }
+            d.cell = s.cell;
+            d.fit = s.fit;
+            d.z = s.z;
+            d.opacity = s.opacity;
+            d.corner_radius = s.corner_radius;
+            d.border = s.border;
+        }
+        self.items.extend(src.items[have..].iter().cloned());
+        self.regions.truncate(src.regions.len());
+        let have = self.regions.len();
+        for (d, s) in self.regions.iter_mut().zip(&src.regions) {
+            d.name.clone_from(&s.name);
+            d.rect = s.rect;
+        }
+        self.regions.extend(src.regions[have..].iter().cloned());
+    }
+}
+
 /// Why a scene or canvas was refused. Messages name the field and the bound.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum LayoutError {
@@ -539,6 +573,23 @@ impl LayoutEngine {
         }
         let progress = elapsed.as_secs_f64() / tr.duration.as_secs_f64();
         interpolate(&tr.from, &self.target, tr.easing.apply(progress as f32))
+    }
+
+    /// Like [`LayoutEngine::plan_at`] but writes into `out`, reusing its allocations: outside
+    /// transitions (the steady state) this allocates nothing once `out` has held a plan.
+    pub fn plan_at_into(&self, now: Duration, out: &mut FramePlan) {
+        let still = match &self.transition {
+            None => Some(&self.target),
+            Some(tr) => match now.checked_sub(tr.start) {
+                None => Some(&tr.from),
+                Some(e) if e >= tr.duration || tr.duration.is_zero() => Some(&self.target),
+                Some(_) => None,
+            },
+        };
+        match still {
+            Some(p) => out.copy_from(p),
+            None => *out = self.plan_at(now),
+        }
     }
 
     /// The scene in force (the target of any running transition).

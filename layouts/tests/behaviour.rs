@@ -924,3 +924,43 @@ fn serde_hand_written_json() {
     assert_eq!(t.easing, Easing::Linear);
     assert!(serde_json::from_str::<Scene>(r#"{"layout":{"type":"hexagon"}}"#).is_err());
 }
+
+#[test]
+fn plan_at_into_matches_plan_at_and_copy_from_is_exact() {
+    use layouts::{Easing, FramePlan, Layout, LayoutEngine, Scene, Size, Transition};
+    use std::time::Duration;
+    let canvas = Size::new(1280, 720);
+    let scene = |ids: &[&str]| Scene {
+        layout: Layout::Grid {
+            inputs: ids.iter().map(|s| s.to_string()).collect(),
+            tile_aspect: (16, 9),
+        },
+        style: Default::default(),
+        background: Default::default(),
+        overlays: vec![],
+    };
+    let mut e = LayoutEngine::new(canvas, scene(&["a", "b", "c"])).unwrap();
+    let mut out = FramePlan {
+        canvas,
+        background: layouts::Rgba::BLACK,
+        items: vec![],
+        regions: vec![],
+    };
+    e.plan_at_into(Duration::ZERO, &mut out);
+    assert_eq!(out, e.plan_at(Duration::ZERO));
+    // Fewer items, then a transition midpoint, then the settled target.
+    e.set_scene(
+        scene(&["b"]),
+        Some(Transition {
+            duration_ms: 1000,
+            easing: Easing::Linear,
+        }),
+        Duration::from_secs(1),
+    )
+    .unwrap();
+    for ms in [500, 1000, 1500, 2000, 2500] {
+        let t = Duration::from_millis(ms);
+        e.plan_at_into(t, &mut out);
+        assert_eq!(out, e.plan_at(t), "at {ms} ms");
+    }
+}

@@ -351,19 +351,19 @@ impl Renderer {
 
     /// Re-packs the input atlas if an input is new or changed size. Returns an error when the
     /// inputs cannot fit in one texture of the device's maximum size.
-    fn ensure_inputs(&mut self, needed: &[(String, u32, u32)]) -> Result<(), GpuError> {
+    fn ensure_inputs(&mut self, needed: &[(&str, u32, u32)]) -> Result<(), GpuError> {
         let fits = needed.iter().all(|(id, w, h)| {
             self.inputs_atlas
                 .packing
                 .slots
-                .get(id)
+                .get(*id)
                 .is_some_and(|s| (s.w, s.h) == (*w, *h))
         });
         if fits {
             return Ok(());
         }
         for (id, w, h) in needed {
-            let st = self.inputs.entry(id.clone()).or_insert(InputState {
+            let st = self.inputs.entry(id.to_string()).or_insert(InputState {
                 size: (*w, *h),
                 seq: None,
                 last_used: self.frame_no,
@@ -375,7 +375,7 @@ impl Renderer {
         }
         let now = self.frame_no;
         self.inputs.retain(|id, s| {
-            now - s.last_used < Self::EVICT_AFTER || needed.iter().any(|n| &n.0 == id)
+            now - s.last_used < Self::EVICT_AFTER || needed.iter().any(|n| n.0 == id)
         });
         let mut list: Vec<(String, u32, u32)> = self
             .inputs
@@ -652,15 +652,15 @@ impl Renderer {
             )));
         }
         // Which inputs and images this plan needs, and their sizes.
-        let mut needed: Vec<(String, u32, u32)> = Vec::new();
+        let mut needed: Vec<(&str, u32, u32)> = Vec::new();
         let mut used_images: Vec<&str> = Vec::new();
         for item in &plan.items {
             match &item.content {
                 Content::Input(id) => {
                     if let Some((f, _)) = frames.frame(id)
-                        && !needed.iter().any(|n| &n.0 == id)
+                        && !needed.iter().any(|n| n.0 == id)
                     {
-                        needed.push((id.clone(), f.image.width(), f.image.height()));
+                        needed.push((id, f.image.width(), f.image.height()));
                     }
                 }
                 Content::Image(id) => {
@@ -681,7 +681,8 @@ impl Renderer {
         let mut uploads = std::mem::take(&mut self.scratch_inputs);
         items.clear();
         copies.clear();
-        uploads.clear();
+        // `uploads[..n_up]` are this frame's; the strings beyond are kept for reuse.
+        let mut n_up = 0usize;
         let mut upload_bytes = 0u64;
         let (iaw, iah) = (
             self.inputs_atlas.packing.width,
@@ -698,10 +699,14 @@ impl Renderer {
                         (Some((frame, seq)), Some(&slot)) => {
                             if let Some(st) = self.inputs.get_mut(id.as_str()) {
                                 st.last_used = self.frame_no;
-                                if st.seq != Some(seq) && !uploads.iter().any(|u| u == id) {
+                                if st.seq != Some(seq) && !uploads[..n_up].iter().any(|u| u == id) {
                                     st.seq = Some(seq);
-                                    let idx = uploads.len();
-                                    uploads.push(id.clone());
+                                    let idx = n_up;
+                                    match uploads.get_mut(n_up) {
+                                        Some(u) => u.clone_from(id),
+                                        None => uploads.push(id.clone()),
+                                    }
+                                    n_up += 1;
                                     let (cw, ch) = frame.image.chroma_size();
                                     for (pi, (w, h)) in [(slot.w, slot.h), (cw, ch), (cw, ch)]
                                         .into_iter()
@@ -798,7 +803,7 @@ impl Renderer {
         self.arena
             .write(FRAME_BYTES, bytemuck::cast_slice(&items))?;
         let mut uploaded = 0u32;
-        for (idx, id) in uploads.iter().enumerate() {
+        for (idx, id) in uploads[..n_up].iter().enumerate() {
             let Some((frame, _)) = frames.frame(id) else {
                 continue;
             };

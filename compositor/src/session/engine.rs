@@ -69,6 +69,10 @@ pub(super) struct Engine {
     pending: Vec<Envelope>,
     stats: Arc<SharedStats>,
     next_seq: u64,
+    /// Slot ids in order (kept to avoid allocating a list every tick).
+    slot_ids: Vec<String>,
+    /// The plan drawn this tick, reused across ticks.
+    plan: layouts::FramePlan,
     mix_errors: u64,
 }
 
@@ -101,6 +105,13 @@ impl Engine {
             pending: Vec::new(),
             stats,
             next_seq: 1,
+            slot_ids: Vec::new(),
+            plan: layouts::FramePlan {
+                canvas: layouts::Size::new(0, 0),
+                background: layouts::Rgba::BLACK,
+                items: Vec::new(),
+                regions: Vec::new(),
+            },
             mix_errors: 0,
             cfg,
         };
@@ -161,6 +172,7 @@ impl Engine {
                 audio_fmt: None,
             },
         );
+        self.slot_ids.push(id.to_string());
         info!(input = id, "input slot added");
         self.stats
             .events
@@ -237,6 +249,7 @@ impl Engine {
                     )));
                 }
                 self.slots.remove(&id);
+                self.slot_ids.retain(|s| s != &id);
                 let _ = self.mixer.remove_input(&id);
                 self.stats
                     .inputs
@@ -425,24 +438,26 @@ impl Engine {
 
     /// Real time: takes whatever is queued, never waits.
     fn drain_nonblocking(&mut self) {
-        let ids: Vec<String> = self.slots.keys().cloned().collect();
-        for id in ids {
+        let ids = std::mem::take(&mut self.slot_ids);
+        for id in &ids {
+            let id = id.as_str();
             while let Some(r) = self
                 .slots
-                .get(&id)
+                .get(id)
                 .and_then(|s| s.rx.as_ref())
                 .map(|rx| rx.try_recv())
             {
                 match r {
-                    Ok(msg) => self.handle_message(&id, msg),
+                    Ok(msg) => self.handle_message(id, msg),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
-                        self.end_slot(&id);
+                        self.end_slot(id);
                         break;
                     }
                 }
             }
         }
+        self.slot_ids = ids;
     }
 
     fn end_slot(&mut self, id: &str) {
@@ -462,9 +477,10 @@ impl Engine {
     /// more than that, so queues stay short). A source that sends nothing for 10 s of wall
     /// time is treated as ended (logged) so a job never hangs.
     fn drain_until(&mut self, needed: Duration, strictly_after: bool) {
-        let ids: Vec<String> = self.slots.keys().cloned().collect();
-        for id in ids {
-            while let Some(slot) = self.slots.get(&id) {
+        let ids = std::mem::take(&mut self.slot_ids);
+        for id in &ids {
+            let id = id.as_str();
+            while let Some(slot) = self.slots.get(id) {
                 let satisfied = slot.ended
                     || slot.horizon.is_some_and(|h| {
                         if strictly_after {
@@ -481,19 +497,20 @@ impl Engine {
                     None => break,
                 };
                 match r {
-                    Ok(msg) => self.handle_message(&id, msg),
+                    Ok(msg) => self.handle_message(id, msg),
                     Err(RecvTimeoutError::Disconnected) => {
-                        self.end_slot(&id);
+                        self.end_slot(id);
                         break;
                     }
                     Err(RecvTimeoutError::Timeout) => {
                         warn!(input = %id, "offline input sent nothing for 10 s; treating it as ended");
-                        self.end_slot(&id);
+                        self.end_slot(id);
                         break;
                     }
                 }
             }
         }
+        self.slot_ids = ids;
     }
 
     /// Moves each slot to its newest frame with pts <= `now`.
@@ -516,7 +533,8 @@ impl Engine {
 
     fn video_tick(&mut self, k: u64, now: Duration) -> Result<(), SessionError> {
         self.pick_frames(now);
-        let plan = self.layout.plan_at(now);
+        self.layout.plan_at_into(now, &mut self.plan);
+        let plan = &self.plan;
         let view = SlotView {
             slots: &self.slots,
             now,

@@ -1,0 +1,104 @@
+//! In steady state the renderer allocates no frame-sized memory: textures, atlases, the upload
+//! arena, the output buffers and the output frame are all reused. A counting global allocator
+//! records every allocation of 64 KiB or more while frames with fresh input pictures are
+//! rendered; after warm-up there must be none (wgpu's own small bookkeeping allocations, such as
+//! command encoders, are below that size and not counted).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, unsafe_code)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use compositor::frame::{I420Frame, VideoFrame};
+use compositor::gpu::{AdapterChoice, GpuContext, Renderer};
+use compositor::session::Fps;
+use compositor::synthetic::{PatternGen, SyntheticHost};
+use layouts::{Layout as SceneLayout, Scene, Size};
+
+struct Counting;
+
+static COUNTING: AtomicBool = AtomicBool::new(false);
+static BIG: AtomicUsize = AtomicUsize::new(0);
+const BIG_BYTES: usize = 64 * 1024;
+
+// SAFETY: forwards to the system allocator unchanged; only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if layout.size() >= BIG_BYTES && COUNTING.load(Ordering::Relaxed) {
+            BIG.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size >= BIG_BYTES && COUNTING.load(Ordering::Relaxed) {
+            BIG.fetch_add(1, Ordering::Relaxed);
+        }
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[test]
+fn no_frame_sized_allocations_after_warm_up() {
+    let ctx = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
+    let canvas = Size::new(640, 360);
+    let mut renderer = Renderer::new(ctx, canvas).unwrap();
+    let scene = Scene {
+        layout: SceneLayout::Pk {
+            left: "a".into(),
+            right: "b".into(),
+            score_bar: Default::default(),
+        },
+        style: Default::default(),
+        background: Default::default(),
+        overlays: vec![],
+    };
+    let plan = layouts::plan(&scene, canvas).unwrap();
+    let host = SyntheticHost {
+        width: 640,
+        height: 360,
+        fps: Fps::new(30, 1),
+        ..SyntheticHost::new((200, 60, 60), 440.0)
+    };
+    let mut pattern = PatternGen::new(&host);
+    // Pictures are made before counting: a source owns its allocations, the renderer must not.
+    let mut pictures: Vec<VideoFrame> = (0..4)
+        .map(|i| pattern.frame(Duration::from_millis(40 * i)).unwrap())
+        .collect();
+    let mut frames: HashMap<String, (VideoFrame, u64)> = HashMap::new();
+    frames.insert("a".into(), (pictures[0].clone(), 0));
+    frames.insert("b".into(), (pictures[1].clone(), 0));
+    let images = HashMap::new();
+    let mut out = I420Frame::black(canvas.w, canvas.h).unwrap();
+    let mut seq = 1u64;
+    for k in 0..40 {
+        if k == 10 {
+            COUNTING.store(true, Ordering::Relaxed);
+        }
+        for (i, id) in ["a", "b"].into_iter().enumerate() {
+            // Swap in a different picture with a new sequence number (a moved-in frame, no
+            // allocation here), so every frame uploads both inputs.
+            let slot = frames.get_mut(id).unwrap();
+            std::mem::swap(&mut slot.0, &mut pictures[(k + i) % 4]);
+            seq += 1;
+            slot.1 = seq;
+        }
+        renderer.render(&plan, &frames, &images, &mut out).unwrap();
+    }
+    COUNTING.store(false, Ordering::Relaxed);
+    assert_eq!(
+        BIG.load(Ordering::Relaxed),
+        0,
+        "frame-sized allocations during steady-state rendering"
+    );
+}
