@@ -543,7 +543,7 @@ impl Engine {
         let t = Instant::now();
         match self
             .renderer
-            .render(&plan, &view, &self.images, &mut self.out_frame)
+            .render(plan, &view, &self.images, &mut self.out_frame)
         {
             Ok(_) => {}
             Err(e) => {
