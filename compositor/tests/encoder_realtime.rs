@@ -1,0 +1,146 @@
+//! A real-time session (wall clock, paced source) through the GStreamer encoder writes an MP4
+//! and an FLV that read back with the right codecs, size, rate and duration; a bad output path
+//! is a clear error, not a panic.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command as Proc;
+use std::time::Duration;
+
+use compositor::frame::ColorMatrix;
+use compositor::gpu::{AdapterChoice, GpuContext};
+use compositor::output::{EncoderSettings, GstEncoder, OutputError, OutputFiles, StreamFormat};
+use compositor::session::{ClockMode, Session, SessionConfig};
+use compositor::synthetic::SyntheticHost;
+use layouts::{Layout, Scene, Size};
+
+fn format() -> StreamFormat {
+    StreamFormat {
+        width: 640,
+        height: 360,
+        fps_num: 30,
+        fps_den: 1,
+        matrix: ColorMatrix::Bt601,
+        sample_rate: 48_000,
+        channels: 2,
+    }
+}
+
+fn probe(path: &std::path::Path, entries: &str) -> String {
+    let out = Proc::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            entries,
+            "-of",
+            "default=nw=1",
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .expect("ffprobe runs (scripts/setup.sh installs ffmpeg)");
+    assert!(
+        out.status.success(),
+        "ffprobe failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn realtime_session_writes_mp4_and_flv() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("encoder_realtime");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mp4, flv) = (dir.join("live.mp4"), dir.join("live.flv"));
+    let settings = EncoderSettings {
+        video_kbps: 1500,
+        keyframe_interval: 30,
+        ..EncoderSettings::default()
+    };
+    let enc = GstEncoder::new(
+        format(),
+        &settings,
+        &OutputFiles {
+            mp4: Some(mp4.clone()),
+            flv: Some(flv.clone()),
+        },
+        true,
+    )
+    .unwrap();
+    let scene = Scene {
+        layout: Layout::Grid {
+            inputs: vec!["a".into()],
+            tile_aspect: (16, 9),
+        },
+        style: Default::default(),
+        background: Default::default(),
+        overlays: vec![],
+    };
+    let mut cfg = SessionConfig::new(scene);
+    cfg.canvas = Size::new(640, 360);
+    cfg.clock = ClockMode::RealTime;
+    cfg.duration = Some(Duration::from_secs(2));
+    cfg.initial_inputs = vec!["a".into()];
+    let gpu = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
+    let mut session = Session::start(cfg, gpu, Box::new(enc)).unwrap();
+    let sender = session.take_inputs().pop().unwrap();
+    let host = SyntheticHost {
+        width: 640,
+        height: 360,
+        ..SyntheticHost::new((60, 120, 240), 440.0)
+    };
+    let feeder = std::thread::spawn(move || host.run(&sender, Duration::from_millis(2300), true));
+    let report = session.join().unwrap();
+    feeder.join().unwrap();
+    assert!(report.frames >= 50, "{report:?}");
+    assert_eq!(
+        report.sink.video_frames + report.sink.video_dropped,
+        report.frames
+    );
+    for path in [&mp4, &flv] {
+        let streams = probe(path, "stream=codec_name,width,height,r_frame_rate");
+        assert!(streams.contains("codec_name=h264"), "{streams}");
+        assert!(streams.contains("codec_name=aac"), "{streams}");
+        assert!(
+            streams.contains("width=640") && streams.contains("height=360"),
+            "{streams}"
+        );
+        assert!(streams.contains("r_frame_rate=30/1"), "{streams}");
+        let d: f64 = probe(path, "format=duration")
+            .trim()
+            .trim_start_matches("duration=")
+            .parse()
+            .unwrap();
+        assert!((d - 2.0).abs() < 0.3, "{}: duration {d}", path.display());
+    }
+}
+
+#[test]
+fn unwritable_output_is_an_error_not_a_panic() {
+    let files = OutputFiles {
+        mp4: Some("/proc/no-such-dir/x.mp4".into()),
+        flv: None,
+    };
+    let res = GstEncoder::new(format(), &EncoderSettings::default(), &files, false);
+    assert!(
+        matches!(
+            res,
+            Err(OutputError::Setup(_)) | Err(OutputError::Pipeline { .. })
+        ),
+        "{res:?}"
+    );
+    let odd = StreamFormat {
+        width: 641,
+        ..format()
+    };
+    let res = GstEncoder::new(
+        odd,
+        &EncoderSettings::default(),
+        &OutputFiles {
+            mp4: Some("/tmp/x.mp4".into()),
+            flv: None,
+        },
+        false,
+    );
+    assert!(matches!(res, Err(OutputError::Setup(m)) if m.contains("641x360")));
+}
