@@ -34,8 +34,14 @@ if [[ $(id -u) -ne 0 ]]; then
   SUDO="sudo"
 fi
 
-echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}" >&2
+echo "setup: installing ${#missing[@]} Debian packages (a few minutes): ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq >/dev/null
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+log="$(mktemp)"
+if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "setup: apt-get failed (log above)" >&2
+  rm -f "$log"
+  exit 1
+fi
+rm -f "$log"
 echo "setup: done" >&2
