@@ -160,6 +160,7 @@ impl TruePeakDetector {
         let beta = 6.0;
         let half = TP_TAPS as f64 / 2.0;
         let mut coef = [[0.0f32; TP_PHASES]; TP_TAPS];
+        #[allow(clippy::needless_range_loop)] // `p` is a column index of `coef`
         for p in 0..TP_PHASES {
             let frac = p as f64 / TP_PHASES as f64;
             let mut taps = [0.0f64; TP_TAPS];
@@ -181,8 +182,8 @@ impl TruePeakDetector {
             } else {
                 10f64.powf(TP_HEADROOM_DB / 20.0)
             };
-            for (i, t) in taps.iter().enumerate() {
-                coef[i][p] = (scale * t / dc) as f32;
+            for (row, t) in coef.iter_mut().zip(taps.iter()) {
+                row[p] = (scale * t / dc) as f32;
             }
         }
         Self {
