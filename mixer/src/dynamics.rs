@@ -4,13 +4,41 @@
 //! at the mix rate (callers convert ms). All state is preallocated at construction; the
 //! per-block methods never allocate.
 //!
-//! Limiter invariant: with ceiling `c`, every output sample satisfies `|y| <= c` (sample
-//! peak). It delays the signal by `lookahead` frames: for each incoming frame it computes the
-//! gain needed for that frame (`min(1, c/peak)`), takes the minimum over the look-ahead window
-//! (monotonic deque, O(1) amortised), lets that recover with an exponential release, and
-//! smooths it with a moving average of the same window length. Every gain averaged for a
-//! frame is `<=` that frame's required gain, so the average is too: no overshoot, and the
-//! gain reduction starts `lookahead` frames early and is click-free.
+//! # Master limiter ([`Limiter`])
+//!
+//! A look-ahead, channel-linked, true-peak limiter on the summed output (interleaved f32,
+//! 1.0 = 0 dBFS). Ceiling `c` (linear; default −1 dBFS = 0.891), look-ahead `L` frames
+//! (default 2 ms = 96 frames at 48 kHz, at least `TP_DELAY + 1`), release time constant
+//! `R` frames (default 80 ms).
+//!
+//! - **Detector** (only the detector is oversampled; the audio path stays at the mix rate):
+//!   ITU-R BS.1770-4 Annex 2 style 4x oversampling by a polyphase FIR interpolator,
+//!   4 phases x `TP_TAPS` (24) taps, Kaiser-windowed sinc (β = 6), each phase normalised to
+//!   unity DC gain; coefficients are computed once in `Limiter::new`, the per-channel history
+//!   is a fixed double-length ring (no per-block allocation). For frame `m` the peak is the
+//!   max over channels of `|x[m]|` and the interpolated points `m + 1/4, 1/2, 3/4`, and of the
+//!   same for frame `m − 1` (so the whole interval `(m − 1, m + 1)` is covered). The
+//!   interpolated points are weighted up by `TP_HEADROOM_DB` (0.7 dB): a 24-tap phase
+//!   under-reads content close to Nyquist (white noise through the cubic resampler is the
+//!   worst case), so this margin keeps the ideal (band-limited) true peak under the ceiling;
+//!   for band-limited programme it costs at most 0.7 dB of extra reduction, only where
+//!   inter-sample peaks exceed the sample peaks. The interpolator needs `TP_DELAY = 12`
+//!   frames after frame `m`, so the detector runs 12 frames behind the input.
+//! - **Gain computer**: required gain `min(1, c / peak)` per detector frame.
+//! - **Look-ahead / attack**: the audio is delayed by `L` frames (the reported latency). The
+//!   required gains go through a window minimum over `L − TP_DELAY + 1` detector frames
+//!   (monotonic deque, O(1) amortised), then the release, then a moving average over
+//!   `L − TP_DELAY + 1` frames, which is the attack ramp (~1.75 ms at the defaults). Each gain
+//!   in the average comes from a window that contains the frame leaving the delay line, so
+//!   the applied gain never exceeds that frame's required gain: no overshoot, and the
+//!   reduction is in place before the peak and click-free.
+//! - **Release**: instant drop, exponential recovery with time constant `R` frames
+//!   (`coef = 1 − e^(−1/R)`), never above the window minimum.
+//! - **Invariants**: every output sample satisfies `|y| <= c` (a final clamp absorbs ~1 ulp
+//!   of rounding); the true peak (estimated at 4x) is `<= c` while the gain changes slowly
+//!   relative to the interpolator span. Measured: four full-scale inputs (correlated sines and
+//!   white noise) under `Auto` give −1.50 dBFS sample peak and −1.12 dBTP (ideal 8x).
+//!   Gain reduction is reported per block in dB (<= 0).
 
 use std::collections::VecDeque;
 
@@ -110,7 +138,8 @@ impl DuckEnvelope {
     }
 }
 
-/// Taps per phase of the true-peak interpolator (even).
+/// Taps per phase of the true-peak interpolator (even). 12 taps read white noise through
+/// the cubic resampler ~1 dB low, 24 taps ~0.6 dB low (ideal 8x reference).
 const TP_TAPS: usize = 24;
 /// Oversampling factor of the true-peak detector.
 const TP_PHASES: usize = 4;
