@@ -37,7 +37,7 @@
 //!   ▼                    └──► ducking envelope (dynamics.rs)
 //! gain · mute · solo · duck  per-block linear ramp of the linear gain (no zipper)
 //!   ▼   (mono input -> both channels at unity)
-//! sum ──► look-ahead limiter (dynamics.rs, ≤ −1 dBFS sample peak) ──► out
+//! sum ──► look-ahead limiter (dynamics.rs, ≤ −1 dBTP, 4x true-peak detector) ──► out
 //! ```
 //!
 //! Optional final stage for the encoder: [`OutputConverter`] (mix rate -> e.g. 44.1 kHz).
@@ -52,7 +52,8 @@
 //!   mixing does not allocate in steady state (events allocate their strings when emitted).
 //! - Nothing panics on input: unknown ids, bad lengths, out-of-range values return
 //!   [`MixError`]; non-finite samples become silence.
-//! - The output never exceeds the limiter ceiling (default −1 dBFS, sample peak).
+//! - The output never exceeds the limiter ceiling (default −1 dBFS): every sample, and the
+//!   true peak as estimated by the limiter's 4x oversampled detector.
 //! - Latency: queue target depth (default 40 ms) + resampler delay (~0.7 ms) + limiter
 //!   look-ahead (default 2 ms).
 
@@ -106,9 +107,9 @@ pub struct MixerTuning {
     pub drift_response_s: f32,
     /// Join / gap / leave fade length, ms (5..=10; default 10).
     pub fade_ms: f32,
-    /// Limiter ceiling, dBFS sample peak (default −1).
+    /// Limiter ceiling, dBFS, applied to sample and (4x) true peak (default −1).
     pub limiter_ceiling_dbfs: f32,
-    /// Limiter look-ahead, ms (default 2).
+    /// Limiter look-ahead (= its latency), ms (default 2).
     pub limiter_lookahead_ms: f32,
     /// Limiter release time constant, ms (default 80).
     pub limiter_release_ms: f32,

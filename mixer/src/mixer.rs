@@ -6,7 +6,7 @@
 //! 3. each input's linear gain target (`gain_db`, mute, solo, ducking) is reached by a
 //!    linear ramp across the block (no zipper noise), and the input is added to the sum;
 //! 4. the active-speaker detector is fed the audible inputs' VAD and levels;
-//! 5. the look-ahead limiter keeps the sum at or below the ceiling (−1 dBFS default);
+//! 5. the look-ahead limiter keeps the sum at or below the ceiling (−1 dBFS default, sample and 4x true peak);
 //! 6. inputs that finished their leave fade are dropped, the block counter advances.
 //!
 //! Ownership: the mixer owns every buffer; `push` copies from the caller's slice, `mix_block`

@@ -148,10 +148,16 @@ pub fn db(x: f64) -> f64 {
 
 /// 4x-oversampled true peak (FFT zero-padding interpolation of consecutive segments).
 pub fn true_peak_4x(x: &[f64]) -> f64 {
+    true_peak_os(x, 4)
+}
+
+/// `factor`-times oversampled true peak (FFT zero-padding, i.e. ideal band-limited
+/// interpolation, of half-overlapping 4096-sample segments; segment edges ignored).
+pub fn true_peak_os(x: &[f64], factor: usize) -> f64 {
     let seg = 4096;
     let mut planner = FftPlanner::new();
     let fwd = planner.plan_fft_forward(seg);
-    let inv = planner.plan_fft_inverse(seg * 4);
+    let inv = planner.plan_fft_inverse(seg * factor);
     let mut peak: f64 = 0.0;
     let mut start = 0;
     while start + seg <= x.len() {
@@ -160,14 +166,14 @@ pub fn true_peak_4x(x: &[f64]) -> f64 {
             .map(|&s| Complex::new(s, 0.0))
             .collect();
         fwd.process(&mut a);
-        let mut b = vec![Complex::new(0.0, 0.0); seg * 4];
+        let mut b = vec![Complex::new(0.0, 0.0); seg * factor];
         for i in 0..seg / 2 {
             b[i] = a[i];
-            b[seg * 4 - seg / 2 + i] = a[seg / 2 + i];
+            b[seg * factor - seg / 2 + i] = a[seg / 2 + i];
         }
         inv.process(&mut b);
-        // Ignore the segment edges (circular wrap artefacts).
-        for c in &b[seg..seg * 3] {
+        // Ignore the segment edges (circular wrap artefacts): keep the middle half.
+        for c in &b[seg * factor / 4..seg * factor * 3 / 4] {
             peak = peak.max((c.re / seg as f64).abs());
         }
         start += seg / 2;
