@@ -52,11 +52,17 @@ pub enum ResampleQuality {
     Balanced,
     /// Band-limited sinc, 128 taps, cubic table interpolation: best, most expensive.
     High,
-    /// Per input (default): [`Fast`](Self::Fast) when the input rate is at most the mix
-    /// rate (upsampling or drift-only correction), [`Balanced`](Self::Balanced) when it is
-    /// higher (downsampling needs the anti-alias filter). See the module documentation.
+    /// Per input (default): [`Fast`](Self::Fast) when the input rate equals the mix rate
+    /// (drift-only correction), [`Polyphase`](Self::Polyphase) when it is lower
+    /// (upsampling), [`Balanced`](Self::Balanced) when it is higher (downsampling needs the
+    /// anti-alias filter). See the module documentation.
     #[default]
     Auto,
+    /// In-crate polyphase windowed sinc (16 taps, Kaiser window, 256 table phases with
+    /// linear interpolation): band-limited upsampling at about 1/4 of `Balanced`'s cost.
+    /// Its cutoff is set by the input rate, so an input *above* the mix rate uses
+    /// [`Balanced`](Self::Balanced) instead (see [`resolve`](Self::resolve)).
+    Polyphase,
 }
 
 impl ResampleQuality {
@@ -64,8 +70,11 @@ impl ResampleQuality {
     /// (`Auto` resolved; the others returned unchanged).
     pub fn resolve(self, in_rate: u32, mix_rate: u32) -> ResampleQuality {
         match self {
-            ResampleQuality::Auto if in_rate <= mix_rate => ResampleQuality::Fast,
-            ResampleQuality::Auto => ResampleQuality::Balanced,
+            ResampleQuality::Auto if in_rate == mix_rate => ResampleQuality::Fast,
+            ResampleQuality::Auto | ResampleQuality::Polyphase if in_rate < mix_rate => {
+                ResampleQuality::Polyphase
+            }
+            ResampleQuality::Auto | ResampleQuality::Polyphase => ResampleQuality::Balanced,
             q => q,
         }
     }
@@ -75,21 +84,136 @@ fn rs_err(e: impl std::fmt::Display) -> MixError {
     MixError::Invalid(format!("resampler: {e}"))
 }
 
-/// History frames kept in front of each new input chunk by [`CubicResampler`]. The first
-/// output position of a block is never below −3.1 (see `input_frames_next`), and the cubic
-/// reads one frame before it, so 4 would do; 8 leaves margin.
+/// History frames kept in front of each new input chunk by [`InterpResampler`] with the
+/// cubic kernel. The first output position of a block is never below −3.1 (see
+/// `input_frames_next`), and the cubic reads one frame before it, so 4 would do; 8 leaves
+/// margin.
 const CUBIC_HISTORY: usize = 8;
 
-/// Drift-adjustable 4-point (cubic Lagrange) interpolator with a fixed output of one block.
+/// Taps of the in-crate polyphase sinc ([`ResampleQuality::Polyphase`]).
+const FIR_TAPS: usize = 16;
+/// Phases per input frame in the coefficient table (linear interpolation between adjacent
+/// phases).
+const FIR_PHASES: usize = 256;
+/// Cutoff of the polyphase sinc, in cycles per *input* frame (0.5 = input Nyquist).
+const FIR_CUTOFF: f64 = 0.45;
+/// Kaiser window beta of the polyphase sinc.
+const FIR_BETA: f64 = 9.5;
+/// History for the sinc. Each block consumes input up to `FIR_TAPS / 2` frames past its last
+/// position, so the next block's first position can be as low as about `-(FIR_TAPS / 2 + 1)`,
+/// and the kernel reads `FIR_TAPS / 2 - 1` frames before that: `FIR_TAPS` frames plus the
+/// cubic's margin covers it.
+const FIR_HISTORY: usize = FIR_TAPS + CUBIC_HISTORY;
+
+/// Zeroth-order modified Bessel function of the first kind (power series).
+fn bessel_i0(x: f64) -> f64 {
+    let q = x * x / 4.0;
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for k in 1..64 {
+        term *= q / (k as f64 * k as f64);
+        sum += term;
+        if term < sum * 1e-17 {
+            break;
+        }
+    }
+    sum
+}
+
+/// The polyphase table, built once per process and shared by every input: for phase
+/// `φ` (fraction `φ / FIR_PHASES` of an input frame) a row of `FIR_TAPS` coefficients
+/// followed by `FIR_TAPS` deltas to the next phase's row. Tap `k` weighs the input frame
+/// `floor(pos) - (FIR_TAPS/2 - 1) + k`; each row is normalised to unity DC gain.
+fn fir_table() -> &'static [f32] {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let half = (FIR_TAPS / 2) as f64;
+        let i0b = bessel_i0(FIR_BETA);
+        let row = |frac: f64| -> Vec<f64> {
+            let mut r: Vec<f64> = (0..FIR_TAPS)
+                .map(|k| {
+                    let t = frac + half - 1.0 - k as f64;
+                    let u = t / half;
+                    if u.abs() >= 1.0 {
+                        return 0.0;
+                    }
+                    let x = 2.0 * FIR_CUTOFF * t;
+                    let sinc = if x.abs() < 1e-12 {
+                        1.0
+                    } else {
+                        (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
+                    };
+                    sinc * bessel_i0(FIR_BETA * (1.0 - u * u).sqrt()) / i0b
+                })
+                .collect();
+            let sum: f64 = r.iter().sum();
+            for v in &mut r {
+                *v /= sum;
+            }
+            r
+        };
+        let rows: Vec<Vec<f64>> = (0..=FIR_PHASES)
+            .map(|p| row(p as f64 / FIR_PHASES as f64))
+            .collect();
+        let mut t = Vec::with_capacity(FIR_PHASES * 2 * FIR_TAPS);
+        for p in 0..FIR_PHASES {
+            t.extend(rows[p].iter().map(|&v| v as f32));
+            t.extend(
+                rows[p]
+                    .iter()
+                    .zip(&rows[p + 1])
+                    .map(|(&a, &b)| (b as f32) - (a as f32)),
+            );
+        }
+        t
+    })
+}
+
+/// Interpolation kernel of an [`InterpResampler`].
+#[derive(Clone, Copy)]
+enum Kernel {
+    /// 4-point Lagrange.
+    Cubic,
+    /// `FIR_TAPS`-tap Kaiser-windowed sinc from [`fir_table`].
+    Sinc(&'static [f32]),
+}
+
+impl Kernel {
+    /// Frames read before / after `floor(pos)`, and the history kept.
+    fn before(self) -> usize {
+        match self {
+            Kernel::Cubic => 1,
+            Kernel::Sinc(_) => FIR_TAPS / 2 - 1,
+        }
+    }
+    fn after(self) -> usize {
+        match self {
+            Kernel::Cubic => 2,
+            Kernel::Sinc(_) => FIR_TAPS / 2,
+        }
+    }
+    fn history(self) -> usize {
+        match self {
+            Kernel::Cubic => CUBIC_HISTORY,
+            Kernel::Sinc(_) => FIR_HISTORY,
+        }
+    }
+}
+
+/// Drift-adjustable interpolator with a fixed output of one block: either the 4-point
+/// (cubic Lagrange) kernel or the polyphase windowed sinc.
 ///
-/// Same kernel as rubato's `PolynomialDegree::Cubic` (points at −1, 0, 1, 2 around the
-/// position), implemented here because rubato's version writes every sample through a
-/// dynamic adapter call, which made it ~2/3 of the mixer's cost. Both channels are
-/// processed in one pass with the weights computed once per output frame.
+/// The cubic is the same kernel as rubato's `PolynomialDegree::Cubic` (points at −1, 0, 1,
+/// 2 around the position), implemented here because rubato's version writes every sample
+/// through a dynamic adapter call, which made it ~2/3 of the mixer's cost. The sinc reads
+/// `FIR_TAPS` frames around the position with coefficients linearly interpolated between
+/// the two nearest of `FIR_PHASES` table phases, so any (drifting) ratio works. Both
+/// channels are processed in one pass with the weights computed once per output frame.
 ///
 /// Positions are in input frames, 0 = the first frame of the chunk given to the next
-/// `process`; `buf` holds `CUBIC_HISTORY` frames of the previous chunk followed by the new one.
-struct CubicResampler {
+/// `process`; `buf` holds `history` frames of the previous chunk followed by the new one.
+struct InterpResampler {
+    kernel: Kernel,
     channels: usize,
     block_frames: usize,
     /// Input frames per output frame at the nominal ratio.
@@ -104,18 +228,20 @@ struct CubicResampler {
     max_in: usize,
 }
 
-impl CubicResampler {
-    fn new(ratio: f64, max_rel: f64, channels: usize, block_frames: usize) -> Self {
+impl InterpResampler {
+    fn new(kernel: Kernel, ratio: f64, max_rel: f64, channels: usize, block_frames: usize) -> Self {
         let nominal_step = 1.0 / ratio;
-        let max_in = (block_frames as f64 * nominal_step * max_rel).ceil() as usize + 4;
+        let max_in =
+            (block_frames as f64 * nominal_step * max_rel).ceil() as usize + kernel.after() + 2;
         Self {
+            kernel,
             channels,
             block_frames,
             nominal_step,
             step_from: nominal_step,
             step_to: nominal_step,
             pos: 0.0,
-            buf: vec![0.0; (CUBIC_HISTORY + max_in) * channels],
+            buf: vec![0.0; (kernel.history() + max_in) * channels],
             max_in,
         }
     }
@@ -128,16 +254,17 @@ impl CubicResampler {
     }
 
     fn input_frames_next(&self) -> usize {
-        // The last output frame sits at `pos + advance(n - 1)` and reads up to floor + 2.
+        // The last output frame sits at `pos + advance(n - 1)` and reads up to
+        // floor + `after`.
         let last = self.pos + self.advance(self.block_frames - 1);
-        let need = (last.floor() + 3.0).max(0.0) as usize;
+        let need = (last.floor() + self.kernel.after() as f64 + 1.0).max(0.0) as usize;
         need.min(self.max_in)
     }
 
     fn process(&mut self, input: &[f32], available: usize, output: &mut [f32]) {
         let ch = self.channels;
         let need = self.input_frames_next();
-        let h = CUBIC_HISTORY * ch;
+        let h = self.kernel.history() * ch;
         let total = h + need * ch;
         // New chunk after the history; zero-pad what the caller did not have.
         let avail = available.min(need).min(input.len() / ch);
@@ -149,17 +276,19 @@ impl CubicResampler {
         let out = &mut output[..n * ch];
         // Positions p_k = pos + advance(k), stepped incrementally: step_k = from + (k+1)·d.
         let d = (self.step_to - self.step_from) / self.block_frames as f64;
-        // Offset that makes every position positive, so truncation is floor (no libm call).
-        let off = CUBIC_HISTORY as f64 - 1.0;
+        // Offset that makes every position positive, so truncation is floor (no libm
+        // call), and puts the integer part at the kernel's first point.
+        let off = (self.kernel.history() - self.kernel.before()) as f64;
         let start = self.pos + off;
-        if ch == 2 {
-            cubic_block::<2>(buf, out, start, self.step_from, d);
-        } else {
-            cubic_block::<1>(buf, out, start, self.step_from, d);
+        match (self.kernel, ch) {
+            (Kernel::Cubic, 2) => cubic_block::<2>(buf, out, start, self.step_from, d),
+            (Kernel::Cubic, _) => cubic_block::<1>(buf, out, start, self.step_from, d),
+            (Kernel::Sinc(t), 2) => sinc_block::<2>(buf, out, t, start, self.step_from, d),
+            (Kernel::Sinc(t), _) => sinc_block::<1>(buf, out, t, start, self.step_from, d),
         }
         self.pos += self.advance(self.block_frames) - need as f64;
         self.step_from = self.step_to;
-        // Keep the last CUBIC_HISTORY frames as the next block's history.
+        // Keep the last `history` frames as the next block's history.
         self.buf.copy_within(total - h..total, 0);
     }
 
@@ -209,8 +338,68 @@ fn cubic_block<const CH: usize>(buf: &[f32], out: &mut [f32], start: f64, step: 
     }
 }
 
+/// Polyphase-sinc counterpart of [`cubic_block`]: a position's integer part is the index in
+/// `buf` of the first tap; `table` is [`fir_table`].
+#[inline]
+fn sinc_block<const CH: usize>(
+    buf: &[f32],
+    out: &mut [f32],
+    table: &[f32],
+    start: f64,
+    step: f64,
+    d: f64,
+) {
+    const K: usize = FIR_TAPS;
+    let frames_in_buf = buf.len() / CH;
+    if frames_in_buf < K || table.len() < FIR_PHASES * 2 * K {
+        out.fill(0.0);
+        return;
+    }
+    let last_i = frames_in_buf - K;
+    let mut p = start.max(0.0);
+    let mut s = step;
+    for frame in out.chunks_exact_mut(CH) {
+        let i = p as usize; // p >= 0: truncation is floor
+        let ph = (p - i as f64) * FIR_PHASES as f64;
+        let pi = (ph as usize).min(FIR_PHASES - 1);
+        let f = (ph - pi as f64) as f32;
+        let i = i.min(last_i);
+        let row = &table[pi * 2 * K..(pi + 1) * 2 * K];
+        let (c0, dc) = row.split_at(K);
+        let mut c = [0.0f32; K];
+        for k in 0..K {
+            c[k] = c0[k] + f * dc[k];
+        }
+        if CH == 2 {
+            let y = &buf[i * 2..(i + K) * 2];
+            let mut acc = [0.0f32; 8];
+            for (cs, ys) in c.chunks_exact(4).zip(y.chunks_exact(8)) {
+                for j in 0..4 {
+                    acc[2 * j] += cs[j] * ys[2 * j];
+                    acc[2 * j + 1] += cs[j] * ys[2 * j + 1];
+                }
+            }
+            frame[0] = (acc[0] + acc[2]) + (acc[4] + acc[6]);
+            frame[1] = (acc[1] + acc[3]) + (acc[5] + acc[7]);
+        } else {
+            let y = &buf[i * CH..(i + K) * CH];
+            for ch in 0..CH {
+                let mut acc = [0.0f32; 4];
+                for (cs, ys) in c.chunks_exact(4).zip(y.chunks_exact(4 * CH)) {
+                    for j in 0..4 {
+                        acc[j] += cs[j] * ys[j * CH + ch];
+                    }
+                }
+                frame[ch] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+            }
+        }
+        s += d;
+        p += s;
+    }
+}
+
 enum Engine {
-    Cubic(CubicResampler),
+    Interp(InterpResampler),
     Sinc(Box<Async<f32>>),
 }
 
@@ -228,7 +417,7 @@ impl std::fmt::Debug for InputResampler {
             .field("channels", &self.channels)
             .field("block_frames", &self.block_frames)
             .field("rel_ratio", &self.rel_ratio)
-            .field("cubic", &matches!(self.inner, Engine::Cubic(_)))
+            .field("cubic", &matches!(self.inner, Engine::Interp(_)))
             .finish()
     }
 }
@@ -248,9 +437,20 @@ impl InputResampler {
         // Headroom well beyond the ±1000 ppm the drift controller uses.
         let max_rel = 1.01;
         let inner = match quality {
-            ResampleQuality::Fast => {
-                Engine::Cubic(CubicResampler::new(ratio, max_rel, channels, block_frames))
-            }
+            ResampleQuality::Fast => Engine::Interp(InterpResampler::new(
+                Kernel::Cubic,
+                ratio,
+                max_rel,
+                channels,
+                block_frames,
+            )),
+            ResampleQuality::Polyphase => Engine::Interp(InterpResampler::new(
+                Kernel::Sinc(fir_table()),
+                ratio,
+                max_rel,
+                channels,
+                block_frames,
+            )),
             ResampleQuality::Balanced | ResampleQuality::High | ResampleQuality::Auto => {
                 let (len, interp) = if quality == ResampleQuality::High {
                     (128, SincInterpolationType::Cubic)
@@ -284,7 +484,7 @@ impl InputResampler {
     /// Input frames the next [`Self::process`] consumes.
     pub(crate) fn input_frames_next(&self) -> usize {
         match &self.inner {
-            Engine::Cubic(c) => c.input_frames_next(),
+            Engine::Interp(c) => c.input_frames_next(),
             Engine::Sinc(s) => s.input_frames_next(),
         }
     }
@@ -292,7 +492,7 @@ impl InputResampler {
     /// Largest input a call can need (for sizing scratch buffers).
     pub(crate) fn input_frames_max(&self) -> usize {
         match &self.inner {
-            Engine::Cubic(c) => c.max_in,
+            Engine::Interp(c) => c.max_in,
             Engine::Sinc(s) => s.input_frames_max(),
         }
     }
@@ -313,7 +513,7 @@ impl InputResampler {
             )));
         }
         let inner = match &mut self.inner {
-            Engine::Cubic(c) => {
+            Engine::Interp(c) => {
                 c.process(input, available, output);
                 return Ok(());
             }
@@ -341,7 +541,7 @@ impl InputResampler {
             return Ok(());
         }
         match &mut self.inner {
-            Engine::Cubic(c) => c.set_relative_ratio(rel, true),
+            Engine::Interp(c) => c.set_relative_ratio(rel, true),
             Engine::Sinc(s) => s.set_resample_ratio_relative(rel, true).map_err(rs_err)?,
         }
         self.rel_ratio = rel;
@@ -352,7 +552,7 @@ impl InputResampler {
     pub(crate) fn reset(&mut self) -> Result<(), MixError> {
         let rel = self.rel_ratio;
         match &mut self.inner {
-            Engine::Cubic(c) => {
+            Engine::Interp(c) => {
                 c.reset();
                 c.set_relative_ratio(rel, false);
             }
@@ -493,3 +693,4 @@ impl OutputConverter {
         Ok(produced)
     }
 }
+
