@@ -71,7 +71,7 @@ impl ResampleQuality {
     pub fn resolve(self, in_rate: u32, mix_rate: u32) -> ResampleQuality {
         match self {
             ResampleQuality::Auto if in_rate == mix_rate => ResampleQuality::Fast,
-            ResampleQuality::Auto | ResampleQuality::Polyphase if in_rate < mix_rate => {
+            ResampleQuality::Auto | ResampleQuality::Polyphase if in_rate <= mix_rate => {
                 ResampleQuality::Polyphase
             }
             ResampleQuality::Auto | ResampleQuality::Polyphase => ResampleQuality::Balanced,
@@ -120,10 +120,15 @@ fn bessel_i0(x: f64) -> f64 {
     sum
 }
 
+/// Floats per phase row of [`fir_table`].
+const FIR_ROW: usize = 4 * FIR_TAPS;
+
 /// The polyphase table, built once per process and shared by every input: for phase
 /// `φ` (fraction `φ / FIR_PHASES` of an input frame) a row of `FIR_TAPS` coefficients
-/// followed by `FIR_TAPS` deltas to the next phase's row. Tap `k` weighs the input frame
-/// `floor(pos) - (FIR_TAPS/2 - 1) + k`; each row is normalised to unity DC gain.
+/// followed by `FIR_TAPS` deltas to the next phase's row, each value stored twice (once per
+/// stereo channel, so a row multiplies interleaved frames directly; `FIR_ROW` floats per
+/// row). Tap `k` weighs the input frame `floor(pos) - (FIR_TAPS/2 - 1) + k`; each phase is
+/// normalised to unity DC gain.
 fn fir_table() -> &'static [f32] {
     static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
     TABLE.get_or_init(|| {
@@ -155,14 +160,14 @@ fn fir_table() -> &'static [f32] {
         let rows: Vec<Vec<f64>> = (0..=FIR_PHASES)
             .map(|p| row(p as f64 / FIR_PHASES as f64))
             .collect();
-        let mut t = Vec::with_capacity(FIR_PHASES * 2 * FIR_TAPS);
+        let mut t = Vec::with_capacity(FIR_PHASES * FIR_ROW);
         for p in 0..FIR_PHASES {
-            t.extend(rows[p].iter().map(|&v| v as f32));
+            t.extend(rows[p].iter().flat_map(|&v| [v as f32; 2]));
             t.extend(
                 rows[p]
                     .iter()
                     .zip(&rows[p + 1])
-                    .map(|(&a, &b)| (b as f32) - (a as f32)),
+                    .flat_map(|(&a, &b)| [(b as f32) - (a as f32); 2]),
             );
         }
         t
@@ -340,7 +345,7 @@ fn cubic_block<const CH: usize>(buf: &[f32], out: &mut [f32], start: f64, step: 
 
 /// Polyphase-sinc counterpart of [`cubic_block`]: a position's integer part is the index in
 /// `buf` of the first tap; `table` is [`fir_table`].
-#[inline]
+#[inline(never)]
 fn sinc_block<const CH: usize>(
     buf: &[f32],
     out: &mut [f32],
@@ -350,48 +355,60 @@ fn sinc_block<const CH: usize>(
     d: f64,
 ) {
     const K: usize = FIR_TAPS;
+    const P: f64 = FIR_PHASES as f64;
     let frames_in_buf = buf.len() / CH;
-    if frames_in_buf < K || table.len() < FIR_PHASES * 2 * K {
+    if frames_in_buf < K || table.len() < FIR_PHASES * FIR_ROW {
         out.fill(0.0);
         return;
     }
     let last_i = frames_in_buf - K;
-    let mut p = start.max(0.0);
-    let mut s = step;
+    // Positions in units of 1/FIR_PHASES frame: one conversion gives frame and phase.
+    let mut p = start.max(0.0) * P;
+    let mut s = step * P;
+    let d = d * P;
     for frame in out.chunks_exact_mut(CH) {
-        let i = p as usize; // p >= 0: truncation is floor
-        let ph = (p - i as f64) * FIR_PHASES as f64;
-        let pi = (ph as usize).min(FIR_PHASES - 1);
-        let f = (ph - pi as f64) as f32;
-        let i = i.min(last_i);
-        let row = &table[pi * 2 * K..(pi + 1) * 2 * K];
-        let (c0, dc) = row.split_at(K);
-        let mut c = [0.0f32; K];
-        for k in 0..K {
-            c[k] = c0[k] + f * dc[k];
-        }
+        let q = p as usize; // p >= 0: truncation is floor
+        let f = (p - q as f64) as f32;
+        let pi = q % FIR_PHASES;
+        let i = (q / FIR_PHASES).min(last_i);
+        let (Some(row), Some(y)) = (
+            table.get(pi * FIR_ROW..(pi + 1) * FIR_ROW),
+            buf.get(i * CH..(i + K) * CH),
+        ) else {
+            frame.fill(0.0);
+            continue;
+        };
+        let (Ok(c0), Ok(dc)) = (
+            <&[f32; 2 * K]>::try_from(&row[..2 * K]),
+            <&[f32; 2 * K]>::try_from(&row[2 * K..]),
+        ) else {
+            frame.fill(0.0);
+            continue;
+        };
         if CH == 2 {
-            let y = &buf[i * 2..(i + K) * 2];
+            let Ok(y) = <&[f32; 2 * K]>::try_from(y) else {
+                frame.fill(0.0);
+                continue;
+            };
+            // Lanes alternate left/right: the coefficients are stored once per channel.
             let mut acc = [0.0f32; 8];
-            for (cs, ys) in c.chunks_exact(4).zip(y.chunks_exact(8)) {
-                for j in 0..4 {
-                    acc[2 * j] += cs[j] * ys[2 * j];
-                    acc[2 * j + 1] += cs[j] * ys[2 * j + 1];
+            for m in 0..(2 * K / 8) {
+                for j in 0..8 {
+                    let n = 8 * m + j;
+                    acc[j] += (c0[n] + f * dc[n]) * y[n];
                 }
             }
             frame[0] = (acc[0] + acc[2]) + (acc[4] + acc[6]);
             frame[1] = (acc[1] + acc[3]) + (acc[5] + acc[7]);
         } else {
-            let y = &buf[i * CH..(i + K) * CH];
-            for ch in 0..CH {
-                let mut acc = [0.0f32; 4];
-                for (cs, ys) in c.chunks_exact(4).zip(y.chunks_exact(4 * CH)) {
-                    for j in 0..4 {
-                        acc[j] += cs[j] * ys[j * CH + ch];
-                    }
+            let mut acc = [0.0f32; 4];
+            for m in 0..(K / 4) {
+                for j in 0..4 {
+                    let k = 4 * m + j;
+                    acc[j] += (c0[2 * k] + f * dc[2 * k]) * y[k * CH];
                 }
-                frame[ch] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
             }
+            frame[0] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
         }
         s += d;
         p += s;
@@ -694,3 +711,32 @@ impl OutputConverter {
     }
 }
 
+#[cfg(test)]
+mod tmp_timing {
+    use super::*;
+    #[test]
+    #[ignore]
+    fn tmp_timing() {
+        for (name, kernel) in [
+            ("cubic", Kernel::Cubic),
+            ("sinc", Kernel::Sinc(fir_table())),
+        ] {
+            let mut r = InterpResampler::new(kernel, 48_000.0 / 44_100.0, 1.01, 2, 480);
+            let input: Vec<f32> = (0..2000).map(|i| ((i as f32) * 0.1).sin()).collect();
+            let mut out = vec![0.0f32; 960];
+            let t = std::time::Instant::now();
+            let n = 20_000;
+            for _ in 0..n {
+                let need = r.input_frames_next();
+                r.process(&input, need, &mut out);
+                std::hint::black_box(&mut out);
+            }
+            let dt = t.elapsed().as_secs_f64() / n as f64;
+            println!(
+                "{name}: {:.2} us/block, {:.2} ns/frame",
+                dt * 1e6,
+                dt * 1e9 / 480.0
+            );
+        }
+    }
+}
