@@ -11,25 +11,38 @@
 //!
 //! ## Quality selection: `ResampleQuality::Auto` (default)
 //!
-//! Per input: the cubic interpolator when the input rate is at most the mix rate, the
-//! 64-tap sinc when it is higher. Reasoning: downsampling must remove everything above the
-//! mix Nyquist before decimating, otherwise it aliases into the audible band (a 30 kHz tone
-//! in a 96 kHz input leaks through the cubic at -1.2 dB as an 18 kHz alias; the sinc removes
-//! it, measured -145 dB). Upsampling and drift-only correction (equal rates, ratio within
-//! ±1000 ppm) cannot alias; the cubic costs HF droop and imaging only. Measured THD+N / level
-//! of a 0.5 tone (1 s window, drift loop frozen; `tests/quality.rs`):
+//! Per input: the cubic interpolator when the input rate equals the mix rate (drift-only
+//! correction, ratio within ±1000 ppm), the in-crate polyphase sinc
+//! ([`ResampleQuality::Polyphase`]: 10 taps, Kaiser β 9.5, cutoff 0.45 of the input rate,
+//! 256 table phases with linear interpolation between adjacent phases, one table shared by
+//! all inputs) when it is lower (upsampling), and rubato's 64-tap sinc when it is higher.
+//! Downsampling must remove everything above the mix Nyquist before decimating, otherwise
+//! it aliases into the audible band (a 30 kHz tone in a 96 kHz input leaks through the cubic
+//! at -1.2 dB as an 18 kHz alias; the sinc removes it, measured -145 dB). Upsampling needs
+//! the images of the input spectrum (at k·f_in ± f) removed: the cubic leaves them high
+//! enough to hear on music (a 10 kHz tone at 44.1 kHz gets a 13.9 kHz image at -31.7 dB).
+//! Drift-only correction has no images to speak of (the fractional phase sweeps slowly), so
+//! it stays on the cheap cubic. Measured THD+N / level of a 0.5 tone (1 s window, drift
+//! loop frozen; `tests/quality.rs`):
 //!
-//! | path                 | 1 kHz          | 5 kHz          | 10 kHz          | 15 kHz         |
-//! |----------------------|----------------|----------------|-----------------|----------------|
-//! | 48k->48k cubic       | -112 dB / 0.00 | -98 dB / -0.03 | -84..-93 / -0.4 | -72..-88 / -2  |
-//! | 44.1k->48k cubic     | -108 dB / 0.00 | -55 dB / -0.03 | -30.6 / -0.46   | -16 / -2.0     |
-//! | 44.1k->48k sinc 64   | -112 dB / 0.00 | -98 dB / 0.00  | -92.5 / 0.00    | -89.5 / -0.09  |
+//! | path                          | 1 kHz          | 5 kHz          | 10 kHz          | 15 kHz         |
+//! |-------------------------------|----------------|----------------|-----------------|----------------|
+//! | 48k->48k cubic (Auto)         | -112 dB / 0.00 | -98 dB / -0.03 | -84..-93 / -0.4 | -72..-88 / -2  |
+//! | 44.1k->48k polyphase 10 (Auto)| -98.5 dB / 0.00| -92.1 dB / 0.00| -91.3 / -0.06   | -37.5 / -1.2   |
+//! | 44.1k->48k cubic (Fast)       | -108 dB / 0.00 | -55 dB / -0.03 | -30.6 / -0.46   | -16 / -2.0     |
+//! | 44.1k->48k sinc 64 (Balanced) | -112 dB / 0.00 | -98 dB / 0.00  | -92.5 / 0.00    | -89.5 / -0.09  |
 //!
-//! So the cubic is transparent for speech and for drift-only correction, but a 44.1 kHz
-//! *music* input loses quality above ~5 kHz (a 10 kHz tone gets a 13.9 kHz image at
-//! -31.7 dB). Choose `Balanced` where that matters; it costs ~4x more per input. The f32
-//! floor of the measurement is -155 dB; the -86 dB earlier quoted for the cubic was the
-//! drift loop's start-up glide inside the analysis window, not the resampler.
+//! Cost per input and 10 ms block (480 stereo output frames, 44.1k->48k, release build, same
+//! loaded 2-core machine as `docs/benchmarks.md`): cubic 4.3..5.1 µs; polyphase 10 taps
+//! 6.1..8.2 µs; the same polyphase with 12 taps 8.6..8.8 µs and with 16 taps 9.8..10.1 µs
+//! (16 taps measures -99.9 / -98.9 / -93.1 / -89.7 dB, but put the mix16 `Auto` benchmark at
+//! 2.4 %, 12 taps at 2.3 %, over the 2 % budget); 8 taps cannot hold both -90 dB at 1 kHz
+//! and ±0.2 dB at 10 kHz. rubato's `Async` sinc, the library option, with `sinc_len` 16
+//! (linear interpolation, oversampling 256 or 64) measured 23.9..24.8 µs, and with 64 taps
+//! 29.1 µs: its per-sample adapter calls dominate at short filters, so even 16 taps cost
+//! ~4x the in-crate 10-tap filter and would put 8 such inputs ~150 µs per block over the
+//! budget. The polyphase passband ends near 13 kHz (-1.2 dB at 15 kHz); choose `Balanced`
+//! for a flat response to 20 kHz. The f32 floor of the measurement is -155 dB.
 //!
 //! Units: interleaved f32; frames at the rate stated on each method. Buffers given to the
 //! converters are borrowed for the call only; all scratch space is owned and preallocated.
@@ -47,6 +60,7 @@ use crate::MixError;
 pub enum ResampleQuality {
     /// Cubic (4-point Lagrange) interpolation, no anti-alias filter: cheapest (about 4x
     /// cheaper than `Balanced`), fine for speech; images grow above ~5 kHz (module doc).
+    /// `Auto` uses it only for inputs at the mix rate.
     Fast,
     /// Band-limited sinc, 64 taps, linear table interpolation.
     Balanced,
@@ -58,8 +72,9 @@ pub enum ResampleQuality {
     /// anti-alias filter). See the module documentation.
     #[default]
     Auto,
-    /// In-crate polyphase windowed sinc (16 taps, Kaiser window, 256 table phases with
-    /// linear interpolation): band-limited upsampling at about 1/4 of `Balanced`'s cost.
+    /// In-crate polyphase windowed sinc (10 taps, Kaiser window, 256 table phases with
+    /// linear interpolation): band-limited upsampling at about 1.3x the cost of `Fast`
+    /// (see the module documentation for figures).
     /// Its cutoff is set by the input rate, so an input *above* the mix rate uses
     /// [`Balanced`](Self::Balanced) instead (see [`resolve`](Self::resolve)).
     Polyphase,
@@ -91,7 +106,7 @@ fn rs_err(e: impl std::fmt::Display) -> MixError {
 const CUBIC_HISTORY: usize = 8;
 
 /// Taps of the in-crate polyphase sinc ([`ResampleQuality::Polyphase`]).
-const FIR_TAPS: usize = 16;
+const FIR_TAPS: usize = 10;
 /// Phases per input frame in the coefficient table (linear interpolation between adjacent
 /// phases).
 const FIR_PHASES: usize = 256;
@@ -346,6 +361,7 @@ fn cubic_block<const CH: usize>(buf: &[f32], out: &mut [f32], start: f64, step: 
 /// Polyphase-sinc counterpart of [`cubic_block`]: a position's integer part is the index in
 /// `buf` of the first tap; `table` is [`fir_table`].
 #[inline(never)]
+#[allow(clippy::needless_range_loop)] // indexed lanes: this form vectorises
 fn sinc_block<const CH: usize>(
     buf: &[f32],
     out: &mut [f32],
@@ -391,22 +407,19 @@ fn sinc_block<const CH: usize>(
                 continue;
             };
             // Lanes alternate left/right: the coefficients are stored once per channel.
-            let mut acc = [0.0f32; 8];
-            for m in 0..(2 * K / 8) {
-                for j in 0..8 {
-                    let n = 8 * m + j;
+            let mut acc = [0.0f32; 4];
+            for m in 0..(2 * K / 4) {
+                for j in 0..4 {
+                    let n = 4 * m + j;
                     acc[j] += (c0[n] + f * dc[n]) * y[n];
                 }
             }
-            frame[0] = (acc[0] + acc[2]) + (acc[4] + acc[6]);
-            frame[1] = (acc[1] + acc[3]) + (acc[5] + acc[7]);
+            frame[0] = acc[0] + acc[2];
+            frame[1] = acc[1] + acc[3];
         } else {
             let mut acc = [0.0f32; 4];
-            for m in 0..(K / 4) {
-                for j in 0..4 {
-                    let k = 4 * m + j;
-                    acc[j] += (c0[2 * k] + f * dc[2 * k]) * y[k * CH];
-                }
+            for k in 0..K {
+                acc[k % 4] += (c0[2 * k] + f * dc[2 * k]) * y[k * CH];
             }
             frame[0] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
         }
@@ -708,35 +721,5 @@ impl OutputConverter {
             }
         }
         Ok(produced)
-    }
-}
-
-#[cfg(test)]
-mod tmp_timing {
-    use super::*;
-    #[test]
-    #[ignore]
-    fn tmp_timing() {
-        for (name, kernel) in [
-            ("cubic", Kernel::Cubic),
-            ("sinc", Kernel::Sinc(fir_table())),
-        ] {
-            let mut r = InterpResampler::new(kernel, 48_000.0 / 44_100.0, 1.01, 2, 480);
-            let input: Vec<f32> = (0..2000).map(|i| ((i as f32) * 0.1).sin()).collect();
-            let mut out = vec![0.0f32; 960];
-            let t = std::time::Instant::now();
-            let n = 20_000;
-            for _ in 0..n {
-                let need = r.input_frames_next();
-                r.process(&input, need, &mut out);
-                std::hint::black_box(&mut out);
-            }
-            let dt = t.elapsed().as_secs_f64() / n as f64;
-            println!(
-                "{name}: {:.2} us/block, {:.2} ns/frame",
-                dt * 1e6,
-                dt * 1e9 / 480.0
-            );
-        }
     }
 }
