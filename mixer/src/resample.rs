@@ -1,7 +1,7 @@
 //! Sample-rate conversion built on rubato 5.
 //!
-//! - [`InputResampler`] (crate-internal): one per input, either the in-crate cubic
-//!   (`CubicResampler`) or an adjustable `rubato::Async` sinc, both with a
+//! - [`InputResampler`] (crate-internal): one per input, either the in-crate cubic or
+//!   polyphase sinc (`InterpResampler`) or an adjustable `rubato::Async` sinc, all with a
 //!   *fixed output* of one mix block, so every mix tick pulls exactly `block_frames` frames at
 //!   the mix rate and takes however many input frames that needs (`input_frames_next`). Its
 //!   ratio is nudged by the drift controller (relative ratio within ±`max_ppm`).
