@@ -87,6 +87,7 @@ fn main() {
         ResampleQuality::Balanced,
         ResampleQuality::Fast,
         ResampleQuality::High,
+        ResampleQuality::Polyphase,
     ] {
         if only.as_deref().is_some_and(|o| o != format!("{q:?}")) {
             continue;

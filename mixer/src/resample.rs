@@ -1,7 +1,7 @@
 //! Sample-rate conversion built on rubato 5.
 //!
-//! - [`InputResampler`] (crate-internal): one per input, either the in-crate cubic
-//!   (`CubicResampler`) or an adjustable `rubato::Async` sinc, both with a
+//! - [`InputResampler`] (crate-internal): one per input, either the in-crate cubic or
+//!   polyphase sinc (`InterpResampler`) or an adjustable `rubato::Async` sinc, all with a
 //!   *fixed output* of one mix block, so every mix tick pulls exactly `block_frames` frames at
 //!   the mix rate and takes however many input frames that needs (`input_frames_next`). Its
 //!   ratio is nudged by the drift controller (relative ratio within ±`max_ppm`).
@@ -11,25 +11,38 @@
 //!
 //! ## Quality selection: `ResampleQuality::Auto` (default)
 //!
-//! Per input: the cubic interpolator when the input rate is at most the mix rate, the
-//! 64-tap sinc when it is higher. Reasoning: downsampling must remove everything above the
-//! mix Nyquist before decimating, otherwise it aliases into the audible band (a 30 kHz tone
-//! in a 96 kHz input leaks through the cubic at -1.2 dB as an 18 kHz alias; the sinc removes
-//! it, measured -145 dB). Upsampling and drift-only correction (equal rates, ratio within
-//! ±1000 ppm) cannot alias; the cubic costs HF droop and imaging only. Measured THD+N / level
-//! of a 0.5 tone (1 s window, drift loop frozen; `tests/quality.rs`):
+//! Per input: the cubic interpolator when the input rate equals the mix rate (drift-only
+//! correction, ratio within ±1000 ppm), the in-crate polyphase sinc
+//! ([`ResampleQuality::Polyphase`]: 10 taps, Kaiser β 9.5, cutoff 0.45 of the input rate,
+//! 256 table phases with linear interpolation between adjacent phases, one table shared by
+//! all inputs) when it is lower (upsampling), and rubato's 64-tap sinc when it is higher.
+//! Downsampling must remove everything above the mix Nyquist before decimating, otherwise
+//! it aliases into the audible band (a 30 kHz tone in a 96 kHz input leaks through the cubic
+//! at -1.2 dB as an 18 kHz alias; the sinc removes it, measured -145 dB). Upsampling needs
+//! the images of the input spectrum (at k·f_in ± f) removed: the cubic leaves them high
+//! enough to hear on music (a 10 kHz tone at 44.1 kHz gets a 13.9 kHz image at -31.7 dB).
+//! Drift-only correction has no images to speak of (the fractional phase sweeps slowly), so
+//! it stays on the cheap cubic. Measured THD+N / level of a 0.5 tone (1 s window, drift
+//! loop frozen; `tests/quality.rs`):
 //!
-//! | path                 | 1 kHz          | 5 kHz          | 10 kHz          | 15 kHz         |
-//! |----------------------|----------------|----------------|-----------------|----------------|
-//! | 48k->48k cubic       | -112 dB / 0.00 | -98 dB / -0.03 | -84..-93 / -0.4 | -72..-88 / -2  |
-//! | 44.1k->48k cubic     | -108 dB / 0.00 | -55 dB / -0.03 | -30.6 / -0.46   | -16 / -2.0     |
-//! | 44.1k->48k sinc 64   | -112 dB / 0.00 | -98 dB / 0.00  | -92.5 / 0.00    | -89.5 / -0.09  |
+//! | path                          | 1 kHz          | 5 kHz          | 10 kHz          | 15 kHz         |
+//! |-------------------------------|----------------|----------------|-----------------|----------------|
+//! | 48k->48k cubic (Auto)         | -112 dB / 0.00 | -98 dB / -0.03 | -84..-93 / -0.4 | -72..-88 / -2  |
+//! | 44.1k->48k polyphase 10 (Auto)| -98.5 dB / 0.00| -92.1 dB / 0.00| -91.3 / -0.06   | -37.5 / -1.2   |
+//! | 44.1k->48k cubic (Fast)       | -108 dB / 0.00 | -55 dB / -0.03 | -30.6 / -0.46   | -16 / -2.0     |
+//! | 44.1k->48k sinc 64 (Balanced) | -112 dB / 0.00 | -98 dB / 0.00  | -92.5 / 0.00    | -89.5 / -0.09  |
 //!
-//! So the cubic is transparent for speech and for drift-only correction, but a 44.1 kHz
-//! *music* input loses quality above ~5 kHz (a 10 kHz tone gets a 13.9 kHz image at
-//! -31.7 dB). Choose `Balanced` where that matters; it costs ~4x more per input. The f32
-//! floor of the measurement is -155 dB; the -86 dB earlier quoted for the cubic was the
-//! drift loop's start-up glide inside the analysis window, not the resampler.
+//! Cost per input and 10 ms block (480 stereo output frames, 44.1k->48k, release build, same
+//! loaded 2-core machine as `docs/benchmarks.md`): cubic 4.3..5.1 µs; polyphase 10 taps
+//! 6.1..8.2 µs; the same polyphase with 12 taps 8.6..8.8 µs and with 16 taps 9.8..10.1 µs
+//! (16 taps measures -99.9 / -98.9 / -93.1 / -89.7 dB, but put the mix16 `Auto` benchmark at
+//! 2.4 %, 12 taps at 2.3 %, over the 2 % budget); 8 taps cannot hold both -90 dB at 1 kHz
+//! and ±0.2 dB at 10 kHz. rubato's `Async` sinc, the library option, with `sinc_len` 16
+//! (linear interpolation, oversampling 256 or 64) measured 23.9..24.8 µs, and with 64 taps
+//! 29.1 µs: its per-sample adapter calls dominate at short filters, so even 16 taps cost
+//! ~4x the in-crate 10-tap filter and would put 8 such inputs ~150 µs per block over the
+//! budget. The polyphase passband ends near 13 kHz (-1.2 dB at 15 kHz); choose `Balanced`
+//! for a flat response to 20 kHz. The f32 floor of the measurement is -155 dB.
 //!
 //! Units: interleaved f32; frames at the rate stated on each method. Buffers given to the
 //! converters are borrowed for the call only; all scratch space is owned and preallocated.
@@ -47,16 +60,24 @@ use crate::MixError;
 pub enum ResampleQuality {
     /// Cubic (4-point Lagrange) interpolation, no anti-alias filter: cheapest (about 4x
     /// cheaper than `Balanced`), fine for speech; images grow above ~5 kHz (module doc).
+    /// `Auto` uses it only for inputs at the mix rate.
     Fast,
     /// Band-limited sinc, 64 taps, linear table interpolation.
     Balanced,
     /// Band-limited sinc, 128 taps, cubic table interpolation: best, most expensive.
     High,
-    /// Per input (default): [`Fast`](Self::Fast) when the input rate is at most the mix
-    /// rate (upsampling or drift-only correction), [`Balanced`](Self::Balanced) when it is
-    /// higher (downsampling needs the anti-alias filter). See the module documentation.
+    /// Per input (default): [`Fast`](Self::Fast) when the input rate equals the mix rate
+    /// (drift-only correction), [`Polyphase`](Self::Polyphase) when it is lower
+    /// (upsampling), [`Balanced`](Self::Balanced) when it is higher (downsampling needs the
+    /// anti-alias filter). See the module documentation.
     #[default]
     Auto,
+    /// In-crate polyphase windowed sinc (10 taps, Kaiser window, 256 table phases with
+    /// linear interpolation): band-limited upsampling at about 1.3x the cost of `Fast`
+    /// (see the module documentation for figures).
+    /// Its cutoff is set by the input rate, so an input *above* the mix rate uses
+    /// [`Balanced`](Self::Balanced) instead (see [`resolve`](Self::resolve)).
+    Polyphase,
 }
 
 impl ResampleQuality {
@@ -64,8 +85,11 @@ impl ResampleQuality {
     /// (`Auto` resolved; the others returned unchanged).
     pub fn resolve(self, in_rate: u32, mix_rate: u32) -> ResampleQuality {
         match self {
-            ResampleQuality::Auto if in_rate <= mix_rate => ResampleQuality::Fast,
-            ResampleQuality::Auto => ResampleQuality::Balanced,
+            ResampleQuality::Auto if in_rate == mix_rate => ResampleQuality::Fast,
+            ResampleQuality::Auto | ResampleQuality::Polyphase if in_rate <= mix_rate => {
+                ResampleQuality::Polyphase
+            }
+            ResampleQuality::Auto | ResampleQuality::Polyphase => ResampleQuality::Balanced,
             q => q,
         }
     }
@@ -75,21 +99,141 @@ fn rs_err(e: impl std::fmt::Display) -> MixError {
     MixError::Invalid(format!("resampler: {e}"))
 }
 
-/// History frames kept in front of each new input chunk by [`CubicResampler`]. The first
-/// output position of a block is never below −3.1 (see `input_frames_next`), and the cubic
-/// reads one frame before it, so 4 would do; 8 leaves margin.
+/// History frames kept in front of each new input chunk by [`InterpResampler`] with the
+/// cubic kernel. The first output position of a block is never below −3.1 (see
+/// `input_frames_next`), and the cubic reads one frame before it, so 4 would do; 8 leaves
+/// margin.
 const CUBIC_HISTORY: usize = 8;
 
-/// Drift-adjustable 4-point (cubic Lagrange) interpolator with a fixed output of one block.
+/// Taps of the in-crate polyphase sinc ([`ResampleQuality::Polyphase`]).
+const FIR_TAPS: usize = 10;
+/// Phases per input frame in the coefficient table (linear interpolation between adjacent
+/// phases).
+const FIR_PHASES: usize = 256;
+/// Cutoff of the polyphase sinc, in cycles per *input* frame (0.5 = input Nyquist).
+const FIR_CUTOFF: f64 = 0.45;
+/// Kaiser window beta of the polyphase sinc.
+const FIR_BETA: f64 = 9.5;
+/// History for the sinc. Each block consumes input up to `FIR_TAPS / 2` frames past its last
+/// position, so the next block's first position can be as low as about `-(FIR_TAPS / 2 + 1)`,
+/// and the kernel reads `FIR_TAPS / 2 - 1` frames before that: `FIR_TAPS` frames plus the
+/// cubic's margin covers it.
+const FIR_HISTORY: usize = FIR_TAPS + CUBIC_HISTORY;
+
+/// Zeroth-order modified Bessel function of the first kind (power series).
+fn bessel_i0(x: f64) -> f64 {
+    let q = x * x / 4.0;
+    let mut term = 1.0;
+    let mut sum = 1.0;
+    for k in 1..64 {
+        term *= q / (k as f64 * k as f64);
+        sum += term;
+        if term < sum * 1e-17 {
+            break;
+        }
+    }
+    sum
+}
+
+/// Floats per phase row of [`fir_table`].
+const FIR_ROW: usize = 4 * FIR_TAPS;
+
+/// The polyphase table, built once per process and shared by every input: for phase
+/// `φ` (fraction `φ / FIR_PHASES` of an input frame) a row of `FIR_TAPS` coefficients
+/// followed by `FIR_TAPS` deltas to the next phase's row, each value stored twice (once per
+/// stereo channel, so a row multiplies interleaved frames directly; `FIR_ROW` floats per
+/// row). Tap `k` weighs the input frame `floor(pos) - (FIR_TAPS/2 - 1) + k`; each phase is
+/// normalised to unity DC gain.
+fn fir_table() -> &'static [f32] {
+    static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let half = (FIR_TAPS / 2) as f64;
+        let i0b = bessel_i0(FIR_BETA);
+        let row = |frac: f64| -> Vec<f64> {
+            let mut r: Vec<f64> = (0..FIR_TAPS)
+                .map(|k| {
+                    let t = frac + half - 1.0 - k as f64;
+                    let u = t / half;
+                    if u.abs() >= 1.0 {
+                        return 0.0;
+                    }
+                    let x = 2.0 * FIR_CUTOFF * t;
+                    let sinc = if x.abs() < 1e-12 {
+                        1.0
+                    } else {
+                        (std::f64::consts::PI * x).sin() / (std::f64::consts::PI * x)
+                    };
+                    sinc * bessel_i0(FIR_BETA * (1.0 - u * u).sqrt()) / i0b
+                })
+                .collect();
+            let sum: f64 = r.iter().sum();
+            for v in &mut r {
+                *v /= sum;
+            }
+            r
+        };
+        let rows: Vec<Vec<f64>> = (0..=FIR_PHASES)
+            .map(|p| row(p as f64 / FIR_PHASES as f64))
+            .collect();
+        let mut t = Vec::with_capacity(FIR_PHASES * FIR_ROW);
+        for p in 0..FIR_PHASES {
+            t.extend(rows[p].iter().flat_map(|&v| [v as f32; 2]));
+            t.extend(
+                rows[p]
+                    .iter()
+                    .zip(&rows[p + 1])
+                    .flat_map(|(&a, &b)| [(b as f32) - (a as f32); 2]),
+            );
+        }
+        t
+    })
+}
+
+/// Interpolation kernel of an [`InterpResampler`].
+#[derive(Clone, Copy)]
+enum Kernel {
+    /// 4-point Lagrange.
+    Cubic,
+    /// `FIR_TAPS`-tap Kaiser-windowed sinc from [`fir_table`].
+    Sinc(&'static [f32]),
+}
+
+impl Kernel {
+    /// Frames read before / after `floor(pos)`, and the history kept.
+    fn before(self) -> usize {
+        match self {
+            Kernel::Cubic => 1,
+            Kernel::Sinc(_) => FIR_TAPS / 2 - 1,
+        }
+    }
+    fn after(self) -> usize {
+        match self {
+            Kernel::Cubic => 2,
+            Kernel::Sinc(_) => FIR_TAPS / 2,
+        }
+    }
+    fn history(self) -> usize {
+        match self {
+            Kernel::Cubic => CUBIC_HISTORY,
+            Kernel::Sinc(_) => FIR_HISTORY,
+        }
+    }
+}
+
+/// Drift-adjustable interpolator with a fixed output of one block: either the 4-point
+/// (cubic Lagrange) kernel or the polyphase windowed sinc.
 ///
-/// Same kernel as rubato's `PolynomialDegree::Cubic` (points at −1, 0, 1, 2 around the
-/// position), implemented here because rubato's version writes every sample through a
-/// dynamic adapter call, which made it ~2/3 of the mixer's cost. Both channels are
-/// processed in one pass with the weights computed once per output frame.
+/// The cubic is the same kernel as rubato's `PolynomialDegree::Cubic` (points at −1, 0, 1,
+/// 2 around the position), implemented here because rubato's version writes every sample
+/// through a dynamic adapter call, which made it ~2/3 of the mixer's cost. The sinc reads
+/// `FIR_TAPS` frames around the position with coefficients linearly interpolated between
+/// the two nearest of `FIR_PHASES` table phases, so any (drifting) ratio works. Both
+/// channels are processed in one pass with the weights computed once per output frame.
 ///
 /// Positions are in input frames, 0 = the first frame of the chunk given to the next
-/// `process`; `buf` holds `CUBIC_HISTORY` frames of the previous chunk followed by the new one.
-struct CubicResampler {
+/// `process`; `buf` holds `history` frames of the previous chunk followed by the new one.
+struct InterpResampler {
+    kernel: Kernel,
     channels: usize,
     block_frames: usize,
     /// Input frames per output frame at the nominal ratio.
@@ -104,18 +248,20 @@ struct CubicResampler {
     max_in: usize,
 }
 
-impl CubicResampler {
-    fn new(ratio: f64, max_rel: f64, channels: usize, block_frames: usize) -> Self {
+impl InterpResampler {
+    fn new(kernel: Kernel, ratio: f64, max_rel: f64, channels: usize, block_frames: usize) -> Self {
         let nominal_step = 1.0 / ratio;
-        let max_in = (block_frames as f64 * nominal_step * max_rel).ceil() as usize + 4;
+        let max_in =
+            (block_frames as f64 * nominal_step * max_rel).ceil() as usize + kernel.after() + 2;
         Self {
+            kernel,
             channels,
             block_frames,
             nominal_step,
             step_from: nominal_step,
             step_to: nominal_step,
             pos: 0.0,
-            buf: vec![0.0; (CUBIC_HISTORY + max_in) * channels],
+            buf: vec![0.0; (kernel.history() + max_in) * channels],
             max_in,
         }
     }
@@ -128,16 +274,17 @@ impl CubicResampler {
     }
 
     fn input_frames_next(&self) -> usize {
-        // The last output frame sits at `pos + advance(n - 1)` and reads up to floor + 2.
+        // The last output frame sits at `pos + advance(n - 1)` and reads up to
+        // floor + `after`.
         let last = self.pos + self.advance(self.block_frames - 1);
-        let need = (last.floor() + 3.0).max(0.0) as usize;
+        let need = (last.floor() + self.kernel.after() as f64 + 1.0).max(0.0) as usize;
         need.min(self.max_in)
     }
 
     fn process(&mut self, input: &[f32], available: usize, output: &mut [f32]) {
         let ch = self.channels;
         let need = self.input_frames_next();
-        let h = CUBIC_HISTORY * ch;
+        let h = self.kernel.history() * ch;
         let total = h + need * ch;
         // New chunk after the history; zero-pad what the caller did not have.
         let avail = available.min(need).min(input.len() / ch);
@@ -149,17 +296,19 @@ impl CubicResampler {
         let out = &mut output[..n * ch];
         // Positions p_k = pos + advance(k), stepped incrementally: step_k = from + (k+1)·d.
         let d = (self.step_to - self.step_from) / self.block_frames as f64;
-        // Offset that makes every position positive, so truncation is floor (no libm call).
-        let off = CUBIC_HISTORY as f64 - 1.0;
+        // Offset that makes every position positive, so truncation is floor (no libm
+        // call), and puts the integer part at the kernel's first point.
+        let off = (self.kernel.history() - self.kernel.before()) as f64;
         let start = self.pos + off;
-        if ch == 2 {
-            cubic_block::<2>(buf, out, start, self.step_from, d);
-        } else {
-            cubic_block::<1>(buf, out, start, self.step_from, d);
+        match (self.kernel, ch) {
+            (Kernel::Cubic, 2) => cubic_block::<2>(buf, out, start, self.step_from, d),
+            (Kernel::Cubic, _) => cubic_block::<1>(buf, out, start, self.step_from, d),
+            (Kernel::Sinc(t), 2) => sinc_block::<2>(buf, out, t, start, self.step_from, d),
+            (Kernel::Sinc(t), _) => sinc_block::<1>(buf, out, t, start, self.step_from, d),
         }
         self.pos += self.advance(self.block_frames) - need as f64;
         self.step_from = self.step_to;
-        // Keep the last CUBIC_HISTORY frames as the next block's history.
+        // Keep the last `history` frames as the next block's history.
         self.buf.copy_within(total - h..total, 0);
     }
 
@@ -209,8 +358,78 @@ fn cubic_block<const CH: usize>(buf: &[f32], out: &mut [f32], start: f64, step: 
     }
 }
 
+/// Polyphase-sinc counterpart of [`cubic_block`]: a position's integer part is the index in
+/// `buf` of the first tap; `table` is [`fir_table`].
+#[inline(never)]
+#[allow(clippy::needless_range_loop)] // indexed lanes: this form vectorises
+fn sinc_block<const CH: usize>(
+    buf: &[f32],
+    out: &mut [f32],
+    table: &[f32],
+    start: f64,
+    step: f64,
+    d: f64,
+) {
+    const K: usize = FIR_TAPS;
+    const P: f64 = FIR_PHASES as f64;
+    let frames_in_buf = buf.len() / CH;
+    if frames_in_buf < K || table.len() < FIR_PHASES * FIR_ROW {
+        out.fill(0.0);
+        return;
+    }
+    let last_i = frames_in_buf - K;
+    // Positions in units of 1/FIR_PHASES frame: one conversion gives frame and phase.
+    let mut p = start.max(0.0) * P;
+    let mut s = step * P;
+    let d = d * P;
+    for frame in out.chunks_exact_mut(CH) {
+        let q = p as usize; // p >= 0: truncation is floor
+        let f = (p - q as f64) as f32;
+        let pi = q % FIR_PHASES;
+        let i = (q / FIR_PHASES).min(last_i);
+        let (Some(row), Some(y)) = (
+            table.get(pi * FIR_ROW..(pi + 1) * FIR_ROW),
+            buf.get(i * CH..(i + K) * CH),
+        ) else {
+            frame.fill(0.0);
+            continue;
+        };
+        let (Ok(c0), Ok(dc)) = (
+            <&[f32; 2 * K]>::try_from(&row[..2 * K]),
+            <&[f32; 2 * K]>::try_from(&row[2 * K..]),
+        ) else {
+            frame.fill(0.0);
+            continue;
+        };
+        if CH == 2 {
+            let Ok(y) = <&[f32; 2 * K]>::try_from(y) else {
+                frame.fill(0.0);
+                continue;
+            };
+            // Lanes alternate left/right: the coefficients are stored once per channel.
+            let mut acc = [0.0f32; 4];
+            for m in 0..(2 * K / 4) {
+                for j in 0..4 {
+                    let n = 4 * m + j;
+                    acc[j] += (c0[n] + f * dc[n]) * y[n];
+                }
+            }
+            frame[0] = acc[0] + acc[2];
+            frame[1] = acc[1] + acc[3];
+        } else {
+            let mut acc = [0.0f32; 4];
+            for k in 0..K {
+                acc[k % 4] += (c0[2 * k] + f * dc[2 * k]) * y[k * CH];
+            }
+            frame[0] = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        }
+        s += d;
+        p += s;
+    }
+}
+
 enum Engine {
-    Cubic(CubicResampler),
+    Interp(InterpResampler),
     Sinc(Box<Async<f32>>),
 }
 
@@ -228,7 +447,7 @@ impl std::fmt::Debug for InputResampler {
             .field("channels", &self.channels)
             .field("block_frames", &self.block_frames)
             .field("rel_ratio", &self.rel_ratio)
-            .field("cubic", &matches!(self.inner, Engine::Cubic(_)))
+            .field("cubic", &matches!(self.inner, Engine::Interp(_)))
             .finish()
     }
 }
@@ -248,9 +467,20 @@ impl InputResampler {
         // Headroom well beyond the ±1000 ppm the drift controller uses.
         let max_rel = 1.01;
         let inner = match quality {
-            ResampleQuality::Fast => {
-                Engine::Cubic(CubicResampler::new(ratio, max_rel, channels, block_frames))
-            }
+            ResampleQuality::Fast => Engine::Interp(InterpResampler::new(
+                Kernel::Cubic,
+                ratio,
+                max_rel,
+                channels,
+                block_frames,
+            )),
+            ResampleQuality::Polyphase => Engine::Interp(InterpResampler::new(
+                Kernel::Sinc(fir_table()),
+                ratio,
+                max_rel,
+                channels,
+                block_frames,
+            )),
             ResampleQuality::Balanced | ResampleQuality::High | ResampleQuality::Auto => {
                 let (len, interp) = if quality == ResampleQuality::High {
                     (128, SincInterpolationType::Cubic)
@@ -284,7 +514,7 @@ impl InputResampler {
     /// Input frames the next [`Self::process`] consumes.
     pub(crate) fn input_frames_next(&self) -> usize {
         match &self.inner {
-            Engine::Cubic(c) => c.input_frames_next(),
+            Engine::Interp(c) => c.input_frames_next(),
             Engine::Sinc(s) => s.input_frames_next(),
         }
     }
@@ -292,7 +522,7 @@ impl InputResampler {
     /// Largest input a call can need (for sizing scratch buffers).
     pub(crate) fn input_frames_max(&self) -> usize {
         match &self.inner {
-            Engine::Cubic(c) => c.max_in,
+            Engine::Interp(c) => c.max_in,
             Engine::Sinc(s) => s.input_frames_max(),
         }
     }
@@ -313,7 +543,7 @@ impl InputResampler {
             )));
         }
         let inner = match &mut self.inner {
-            Engine::Cubic(c) => {
+            Engine::Interp(c) => {
                 c.process(input, available, output);
                 return Ok(());
             }
@@ -341,7 +571,7 @@ impl InputResampler {
             return Ok(());
         }
         match &mut self.inner {
-            Engine::Cubic(c) => c.set_relative_ratio(rel, true),
+            Engine::Interp(c) => c.set_relative_ratio(rel, true),
             Engine::Sinc(s) => s.set_resample_ratio_relative(rel, true).map_err(rs_err)?,
         }
         self.rel_ratio = rel;
@@ -352,7 +582,7 @@ impl InputResampler {
     pub(crate) fn reset(&mut self) -> Result<(), MixError> {
         let rel = self.rel_ratio;
         match &mut self.inner {
-            Engine::Cubic(c) => {
+            Engine::Interp(c) => {
                 c.reset();
                 c.set_relative_ratio(rel, false);
             }
