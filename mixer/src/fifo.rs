@@ -74,13 +74,13 @@ impl Fifo {
             dropped += drop;
         }
         dropped += skip;
-        let mut it = samples.skip(skip * ch);
-        for _ in 0..keep * ch {
-            match it.next() {
-                Some(s) => self.buf.push_back(if s.is_finite() { s } else { 0.0 }),
-                None => break,
-            }
-        }
+        // One bulk extend (reserve once, no per-sample capacity checks); non-finite -> 0.
+        self.buf.extend(
+            samples
+                .skip(skip * ch)
+                .take(keep * ch)
+                .map(|s| if s.is_finite() { s } else { 0.0 }),
+        );
         // Keep whole frames even if the iterator lied about its length.
         let extra = self.buf.len() % ch;
         for _ in 0..extra {

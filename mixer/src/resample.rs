@@ -360,7 +360,7 @@ fn cubic_block<const CH: usize>(buf: &[f32], out: &mut [f32], start: f64, step: 
 
 /// Polyphase-sinc counterpart of [`cubic_block`]: a position's integer part is the index in
 /// `buf` of the first tap; `table` is [`fir_table`].
-#[inline(never)]
+#[inline]
 #[allow(clippy::needless_range_loop)] // indexed lanes: this form vectorises
 fn sinc_block<const CH: usize>(
     buf: &[f32],
