@@ -20,7 +20,7 @@ use layouts::Size;
 )]
 struct Cli {
     /// Log format: human or json.
-    #[arg(long, global = true, default_value = "human")]
+    #[arg(long, global = true, default_value = "human", value_parser = ["human", "json"])]
     log_format: String,
     /// Graphics adapter: auto, hardware or software (env COMPOSITOR_ADAPTER).
     #[arg(
