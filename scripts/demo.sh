@@ -4,11 +4,6 @@
 # `compositor demo` (see `compositor demo --help`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-# Mesa's Vulkan WSI complains on stderr when XDG_RUNTIME_DIR is unset (headless machines).
-if [[ -z "${XDG_RUNTIME_DIR:-}" ]]; then
-  export XDG_RUNTIME_DIR="/tmp/xdg-runtime-$(id -u)"
-  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-fi
+source scripts/prepare.sh
 cargo build --release --quiet -p compositor --bins
 exec ./target/release/compositor demo "$@"

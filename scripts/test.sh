@@ -4,12 +4,7 @@
 # drive the release binary). Works without a GPU: wgpu falls back to Mesa's lavapipe.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
-# Mesa's Vulkan WSI complains on stderr when XDG_RUNTIME_DIR is unset (headless machines).
-if [[ -z "${XDG_RUNTIME_DIR:-}" ]]; then
-  export XDG_RUNTIME_DIR="/tmp/xdg-runtime-$(id -u)"
-  mkdir -p -m 700 "$XDG_RUNTIME_DIR"
-fi
+source scripts/prepare.sh
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings" >&2

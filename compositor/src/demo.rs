@@ -3,7 +3,7 @@
 //! PNG snapshots. Runs in offline clock mode: same timestamps as real time, as fast as the
 //! machine allows, with progress on stderr.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -335,11 +335,4 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
         flv,
         snapshots,
     })
-}
-
-/// Checks that `path` exists and is not empty.
-pub fn non_empty(path: &Path) -> bool {
-    std::fs::metadata(path)
-        .map(|m| m.len() > 0)
-        .unwrap_or(false)
 }

@@ -93,8 +93,12 @@ fn no_frame_sized_allocations_after_warm_up() {
             seq += 1;
             slot.1 = seq;
         }
-        renderer.render(&plan, &frames, &images, &mut out).unwrap();
+        let t = renderer.render(&plan, &frames, &images, &mut out).unwrap();
+        assert_eq!(t.uploaded_inputs, 2, "both inputs changed, both uploaded");
     }
+    // A held frame (same sequence number) is not uploaded again.
+    let t = renderer.render(&plan, &frames, &images, &mut out).unwrap();
+    assert_eq!(t.uploaded_inputs, 0);
     COUNTING.store(false, Ordering::Relaxed);
     assert_eq!(
         BIG.load(Ordering::Relaxed),

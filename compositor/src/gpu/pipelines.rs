@@ -1,6 +1,9 @@
 //! Shader modules, bind group layouts and pipelines, created once per device and shared by
 //! every renderer (they are immutable).
 //!
+//! WGSL has no includes: each module is `common.wgsl` (item and frame data, bindings,
+//! sampling and shading) plus, where I420 is written, `i420.wgsl`, plus its own file.
+//!
 //! Two render paths share the item data, atlases and output layout (measured in
 //! docs/benchmarks.md; chosen per adapter, `COMPOSITOR_RENDER_PATH=compute|raster` forces):
 //! - **compute** (hardware): `compose.wgsl` blends every item and writes packed I420 in one
@@ -91,7 +94,7 @@ impl Pipelines {
     pub fn new(device: &wgpu::Device) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("compose.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("compose.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(concat!(include_str!("common.wgsl"), include_str!("i420.wgsl"), include_str!("compose.wgsl")).into()),
         });
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("compose"),
@@ -150,11 +153,11 @@ impl Pipelines {
         });
         let draw_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("draw.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("draw.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(concat!(include_str!("common.wgsl"), include_str!("draw.wgsl")).into()),
         });
         let convert_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("convert.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(include_str!("convert.wgsl").into()),
+            source: wgpu::ShaderSource::Wgsl(concat!(include_str!("common.wgsl"), include_str!("i420.wgsl"), include_str!("convert.wgsl")).into()),
         });
         let convert_pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("convert"),

@@ -344,11 +344,6 @@ impl Renderer {
         self.out_matrix
     }
 
-    /// The GPU context.
-    pub fn context(&self) -> &Arc<GpuContext> {
-        &self.ctx
-    }
-
     /// Re-packs the input atlas if an input is new or changed size. Returns an error when the
     /// inputs cannot fit in one texture of the device's maximum size.
     fn ensure_inputs(&mut self, needed: &[(&str, u32, u32)]) -> Result<(), GpuError> {
@@ -802,7 +797,6 @@ impl Renderer {
         self.arena.write(0, bytemuck::bytes_of(&fd))?;
         self.arena
             .write(FRAME_BYTES, bytemuck::cast_slice(&items))?;
-        let mut uploaded = 0u32;
         for (idx, id) in uploads[..n_up].iter().enumerate() {
             let Some((frame, _)) = frames.frame(id) else {
                 continue;
@@ -824,7 +818,6 @@ impl Renderer {
                     c.pitch as usize,
                 )?;
             }
-            uploaded += 1;
         }
         self.arena.unmap();
         let t_staged = Instant::now();
@@ -1046,7 +1039,7 @@ impl Renderer {
             stage: t_staged - t0,
             gpu: t_gpu_done - t_staged,
             copy_out: end - t_gpu_done,
-            uploaded_inputs: uploaded,
+            uploaded_inputs: n_up as u32,
         })
     }
 

@@ -206,6 +206,18 @@ impl Engine {
         Ok(())
     }
 
+    /// The input exists and has sent audio (so the mixer knows it): the precondition of
+    /// every mixer control.
+    fn require_audio_input(&self, id: &str) -> Result<(), CommandError> {
+        match self.slots.get(id) {
+            None => Err(CommandError::NotFound(format!("input {id:?}"))),
+            Some(s) if s.audio_fmt.is_none() => Err(CommandError::FailedPrecondition(format!(
+                "input {id:?} has no audio yet"
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+
     fn scene_uses(&self, content: &Content) -> bool {
         layouts::plan(self.layout.scene(), self.cfg.canvas)
             .map(|p| p.items.iter().any(|i| &i.content == content))
@@ -303,57 +315,29 @@ impl Engine {
                 done
             }
             Command::SetGain { id, db } => {
-                if !self.slots.contains_key(&id) {
-                    return Err(CommandError::NotFound(format!("input {id:?}")));
-                }
-                if self.slots.get(&id).and_then(|s| s.audio_fmt).is_none() {
-                    return Err(CommandError::FailedPrecondition(format!(
-                        "input {id:?} has no audio yet"
-                    )));
-                }
+                self.require_audio_input(&id)?;
                 self.mixer
                     .set_gain_db(&id, db)
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 done
             }
             Command::SetMute { id, mute } => {
-                if !self.slots.contains_key(&id) {
-                    return Err(CommandError::NotFound(format!("input {id:?}")));
-                }
-                if self.slots.get(&id).and_then(|s| s.audio_fmt).is_none() {
-                    return Err(CommandError::FailedPrecondition(format!(
-                        "input {id:?} has no audio yet"
-                    )));
-                }
+                self.require_audio_input(&id)?;
                 self.mixer
                     .set_mute(&id, mute)
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 done
             }
             Command::SetSolo { id, solo } => {
-                if !self.slots.contains_key(&id) {
-                    return Err(CommandError::NotFound(format!("input {id:?}")));
-                }
-                if self.slots.get(&id).and_then(|s| s.audio_fmt).is_none() {
-                    return Err(CommandError::FailedPrecondition(format!(
-                        "input {id:?} has no audio yet"
-                    )));
-                }
+                self.require_audio_input(&id)?;
                 self.mixer
                     .set_solo(&id, solo)
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 done
             }
             Command::SetDucking(d) => {
-                if let Some(t) = d.as_ref().map(|d| d.trigger.clone()) {
-                    if !self.slots.contains_key(&t) {
-                        return Err(CommandError::NotFound(format!("input {t:?}")));
-                    }
-                    if self.slots.get(&t).and_then(|s| s.audio_fmt).is_none() {
-                        return Err(CommandError::FailedPrecondition(format!(
-                            "input {t:?} has no audio yet"
-                        )));
-                    }
+                if let Some(d) = &d {
+                    self.require_audio_input(&d.trigger)?;
                 }
                 self.mixer
                     .set_ducking(d)
