@@ -308,7 +308,7 @@ impl Renderer {
             device,
             FRAME_BYTES + ITEM_SIZE * items_capacity + 8 * 1024 * 1024,
         );
-        Ok(Renderer {
+        let mut renderer = Renderer {
             ctx,
             canvas,
             out_matrix,
@@ -331,7 +331,35 @@ impl Renderer {
             scratch_copies: Vec::new(),
             scratch_inputs: Vec::new(),
             missing_images_logged: Default::default(),
-        })
+        };
+        renderer.warm_up()?;
+        Ok(renderer)
+    }
+
+    /// Renders one throw-away frame so shader compilation (the software adapter JIT-compiles
+    /// on first use) happens at set-up, not on the first tick of a real-time session.
+    fn warm_up(&mut self) -> Result<(), GpuError> {
+        let plan = FramePlan {
+            canvas: self.canvas,
+            background: Rgba::BLACK,
+            items: vec![DrawItem {
+                key: "warm-up".into(),
+                content: Content::Solid(PLACEHOLDER),
+                cell: layouts::Rect::new(0, 0, self.canvas.w / 2 * 2, self.canvas.h / 2 * 2),
+                fit: layouts::Fit::Stretch,
+                z: 0,
+                opacity: 1.0,
+                corner_radius: 8,
+                border: None,
+            }],
+            regions: Vec::new(),
+        };
+        let mut out = I420Frame::black(self.canvas.w, self.canvas.h)
+            .map_err(|e| GpuError::Unsupported(e.to_string()))?;
+        let no_frames: HashMap<String, (VideoFrame, u64)> = HashMap::new();
+        self.render(&plan, &no_frames, &HashMap::new(), &mut out)?;
+        self.frame_no = 0;
+        Ok(())
     }
 
     /// Canvas size.

@@ -104,6 +104,8 @@ pub struct StreamFormat {
 /// The GStreamer encode + mux pipeline.
 pub struct GstEncoder {
     pipeline: gst::Pipeline,
+    video_pool: gst::BufferPool,
+    video_frame_bytes: usize,
     vsrc: gst_app::AppSrc,
     asrc: gst_app::AppSrc,
     live: bool,
@@ -325,8 +327,17 @@ impl GstEncoder {
             .set_state(gst::State::Playing)
             .map_err(|e| OutputError::Setup(format!("pipeline would not start: {e}")))?;
         info!(encoder = %encoder_name, width = fmt.width, height = fmt.height, fps = fmt.fps_num / fmt.fps_den.max(1), ?files, "encoder started");
+        let video_pool = gst::BufferPool::new();
+        let mut pool_config = video_pool.config();
+        pool_config.set_params(Some(&vcaps), frame_bytes as u32, 2, 0);
+        video_pool
+            .set_config(pool_config)
+            .and_then(|()| video_pool.set_active(true))
+            .map_err(|e| OutputError::Setup(format!("video buffer pool: {e}")))?;
         let enc = GstEncoder {
             pipeline,
+            video_pool,
+            video_frame_bytes: frame_bytes as usize,
             vsrc,
             asrc,
             live,
@@ -404,8 +415,19 @@ impl OutputSink for GstEncoder {
             self.log_drop("video");
             return Ok(());
         }
-        let mut buf = gst::Buffer::with_size(frame.data().len())
-            .map_err(|e| OutputError::Flow(e.to_string()))?;
+        if frame.data().len() != self.video_frame_bytes {
+            return Err(OutputError::Flow(format!(
+                "frame of {} bytes, the encoder was set up for {}",
+                frame.data().len(),
+                self.video_frame_bytes
+            )));
+        }
+        // Frame-sized buffers come from a pool and return to it once encoded: no allocation
+        // per frame in steady state.
+        let mut buf = self
+            .video_pool
+            .acquire_buffer(None)
+            .map_err(|e| OutputError::Flow(format!("video buffer pool: {e:?}")))?;
         {
             let b = buf
                 .get_mut()
@@ -488,5 +510,6 @@ impl Drop for GstEncoder {
         if !self.finished {
             let _ = self.pipeline.set_state(gst::State::Null);
         }
+        let _ = self.video_pool.set_active(false);
     }
 }
