@@ -289,3 +289,22 @@ pub fn load_golden(dir: &Path, name: &str) -> Result<image::RgbImage, String> {
         .map(|i| i.to_rgb8())
         .map_err(|e| format!("{}: {e}", p.display()))
 }
+
+/// Writes a golden PNG with maximum lossless compression (fixtures stay small).
+pub fn save_golden(img: &image::RgbImage, path: &Path) -> Result<(), String> {
+    use image::ImageEncoder;
+    use image::codecs::png::{CompressionType, FilterType, PngEncoder};
+    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    PngEncoder::new_with_quality(
+        std::io::BufWriter::new(file),
+        CompressionType::Best,
+        FilterType::Adaptive,
+    )
+    .write_image(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::Rgb8,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))
+}

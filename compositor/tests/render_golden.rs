@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use compositor::gpu::{AdapterChoice, GpuContext, RenderPath};
 use compositor::testkit::{
-    GOLDEN_MIN_PSNR_DB, diff_image, golden_dir, load_golden, psnr, render_goldens,
+    GOLDEN_MIN_PSNR_DB, diff_image, golden_dir, load_golden, psnr, render_goldens, save_golden,
 };
 
 #[test]
@@ -20,7 +20,7 @@ fn presets_and_transition_match_goldens() {
     let dir = golden_dir();
     if std::env::var("UPDATE_GOLDEN").is_ok() {
         for (name, img) in &rendered {
-            img.save(dir.join(format!("{name}.png"))).unwrap();
+            save_golden(img, &dir.join(format!("{name}.png"))).unwrap();
         }
         eprintln!("goldens rewritten in {}", dir.display());
         return;

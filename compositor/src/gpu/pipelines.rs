@@ -94,7 +94,14 @@ impl Pipelines {
     pub fn new(device: &wgpu::Device) -> Self {
         let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("compose.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(concat!(include_str!("common.wgsl"), include_str!("i420.wgsl"), include_str!("compose.wgsl")).into()),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(
+                    include_str!("common.wgsl"),
+                    include_str!("i420.wgsl"),
+                    include_str!("compose.wgsl")
+                )
+                .into(),
+            ),
         });
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("compose"),
@@ -153,11 +160,20 @@ impl Pipelines {
         });
         let draw_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("draw.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(concat!(include_str!("common.wgsl"), include_str!("draw.wgsl")).into()),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(include_str!("common.wgsl"), include_str!("draw.wgsl")).into(),
+            ),
         });
         let convert_module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some("convert.wgsl"),
-            source: wgpu::ShaderSource::Wgsl(concat!(include_str!("common.wgsl"), include_str!("i420.wgsl"), include_str!("convert.wgsl")).into()),
+            source: wgpu::ShaderSource::Wgsl(
+                concat!(
+                    include_str!("common.wgsl"),
+                    include_str!("i420.wgsl"),
+                    include_str!("convert.wgsl")
+                )
+                .into(),
+            ),
         });
         let convert_pl = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
             label: Some("convert"),
