@@ -9,9 +9,11 @@ struct Item {
     clamp_c: vec4<f32>,       // chroma atlas uv bounds
     color: vec4<f32>,         // solid colour, straight alpha
     border_color: vec4<f32>,  // straight alpha
-    params: vec4<f32>,        // opacity, corner radius px, border width px, mode * 2 + matrix
+    // opacity, corner radius px, border width px, mode * 2 + matrix where mode 0 = I420,
+    // 1 = RGBA image, 2 = solid and matrix 0 = BT.709, 1 = BT.601 (one float: the raster
+    // path passes it as a varying)
+    params: vec4<f32>,
     taps: vec4<f32>,          // taps x, taps y, atlas uv step per output pixel x, y
-    mode: vec4<u32>,          // 0 = I420, 1 = RGBA image, 2 = solid; matrix 0 = 709, 1 = 601
 };
 
 struct Frame {

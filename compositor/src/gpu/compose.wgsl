@@ -12,7 +12,8 @@ fn blend(it: Item, px: vec2<f32>, c: vec3<f32>) -> vec3<f32> {
         return c;
     }
     let uv = it.uv.xy + local / it.dest.zw * it.uv.zw;
-    let s = sample_content(it.mode.x, it.mode.y, it.color, it.taps, uv, it.clamp_l, it.clamp_c);
+    let code = u32(it.params.w + 0.5);
+    let s = sample_content(code / 2u, code % 2u, it.color, it.taps, uv, it.clamp_l, it.clamp_c);
     let o = shade(s, local, it.dest.zw, it.params, it.border_color);
     return o.rgb + c * (1.0 - o.a);
 }

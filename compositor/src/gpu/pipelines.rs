@@ -26,7 +26,7 @@ pub enum RenderPath {
     Raster,
 }
 
-/// Per-item data, mirrored by `struct Item` in compose.wgsl (storage buffer, 144 bytes).
+/// Per-item data, mirrored by `struct Item` in common.wgsl (storage buffer, 128 bytes).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, bytemuck::Pod, bytemuck::Zeroable)]
 pub struct ItemData {
@@ -38,7 +38,6 @@ pub struct ItemData {
     pub border_color: [f32; 4],
     pub params: [f32; 4],
     pub taps: [f32; 4],
-    pub mode: [u32; 4],
 }
 
 /// `struct Frame` in compose.wgsl: per-frame constants.

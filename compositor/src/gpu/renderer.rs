@@ -619,11 +619,10 @@ impl Renderer {
                 item.opacity.clamp(0.0, 1.0),
                 item.corner_radius as f32,
                 bw,
-                // Mode and matrix for the raster path's packed varyings.
+                // Content mode and colour matrix in one float (see common.wgsl).
                 (mode * 2 + u32::from(matrix == ColorMatrix::Bt601)) as f32,
             ],
             taps,
-            mode: [mode, u32::from(matrix == ColorMatrix::Bt601), 0, 0],
         })
     }
 
