@@ -27,7 +27,6 @@ fn cs_main(@builtin(global_invocation_id) gid: vec3<u32>) {
     // Block: pixels x0 .. x0+7 (clamped to the last column), rows y0, y0+1.
     let x0 = f32(gid.x * 8u);
     let y0 = f32(gid.y * 2u);
-    var px: array<vec3<f32>, 16>;
     for (var i = 0; i < 16; i = i + 1) {
         px[i] = frame.bg.rgb;
     }
@@ -44,5 +43,5 @@ fn cs_main(@builtin(global_invocation_id) gid: vec3<u32>) {
             px[i] = blend(it, vec2<f32>(x + 0.5, y + 0.5), px[i]);
         }
     }
-    write_block(gid.x, gid.y, px);
+    write_block(gid.x, gid.y);
 }

@@ -11,10 +11,9 @@ fn cs_main(@builtin(global_invocation_id) gid: vec3<u32>) {
         return;
     }
     let maxp = vec2<i32>(i32(frame.canvas.x) - 1, i32(frame.canvas.y) - 1);
-    var px: array<vec3<f32>, 16>;
     for (var i = 0; i < 16; i = i + 1) {
         let p = vec2<i32>(i32(gid.x * 8u) + i % 8, i32(gid.y * 2u) + i / 8);
         px[i] = textureLoad(canvas, clamp(p, vec2<i32>(0, 0), maxp), 0).rgb;
     }
-    write_block(gid.x, gid.y, px);
+    write_block(gid.x, gid.y);
 }

@@ -5,6 +5,11 @@
 
 @group(0) @binding(7) var<storage, read_write> out: array<u32>;
 
+// The invocation's 8x2 block of R'G'B': `px[0..8]` is the top row, `px[8..16]` the bottom one.
+// A private (per-invocation) array rather than a by-value argument: passing it by value made
+// the H100 compose dispatch 2x slower.
+var<private> px: array<vec3<f32>, 16>;
+
 fn luma(c: vec3<f32>) -> f32 {
     return frame.k.x * c.r + (1.0 - frame.k.x - frame.k.y) * c.g + frame.k.y * c.b;
 }
@@ -13,9 +18,8 @@ fn code_y(c: vec3<f32>) -> u32 {
     return u32(clamp(round(16.0 + 219.0 * luma(c)), 0.0, 255.0));
 }
 
-// `px[0..8]` is the block's top row, `px[8..16]` its bottom row; block (bx, by) covers pixels
-// 8*bx .. 8*bx+7 of rows 2*by and 2*by+1.
-fn write_block(bx: u32, by: u32, px: array<vec3<f32>, 16>) {
+// Packs `px`; block (bx, by) covers pixels 8*bx .. 8*bx+7 of rows 2*by and 2*by+1.
+fn write_block(bx: u32, by: u32) {
     let kr = frame.k.x;
     let kb = frame.k.y;
     let y_pitch = frame.lay.x;
