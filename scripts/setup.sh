@@ -15,6 +15,10 @@ PKGS=(
   protobuf-compiler
   # Reading outputs back in tests and by hand.
   ffmpeg
+  # WebRTC peers we did not write, for the WHIP tests: webrtcbin's ICE (libnice) and Chromium.
+  gstreamer1.0-nice chromium
+  # Real distribution servers for the output tests: nginx RTMP ingest, SRT tools.
+  nginx-light libnginx-mod-rtmp srt-tools
 )
 
 missing=()

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod frame;
 pub mod gpu;
 pub mod images;
+pub mod ingest;
 pub mod output;
 pub mod session;
 pub mod synthetic;

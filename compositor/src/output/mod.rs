@@ -9,6 +9,7 @@
 
 mod encoder;
 mod snapshot;
+mod spec;
 
 use std::time::Duration;
 
@@ -17,6 +18,10 @@ pub use encoder::{
     init_gstreamer,
 };
 pub use snapshot::{SnapshotTap, save_png};
+pub use spec::{
+    OutputControl, OutputCounters, OutputInfo, OutputSpec, OutputState, OutputTarget, SrtMode,
+    VideoCodec,
+};
 
 use crate::frame::I420Frame;
 

@@ -576,7 +576,7 @@ impl Engine {
     pub(super) fn run(mut self) -> Result<SessionReport, SessionError> {
         let fps = self.cfg.fps;
         let end = self.cfg.duration;
-        let wall_start = Instant::now();
+        let wall_start = *self.stats.wall_start.get_or_init(Instant::now);
         let (mut k, mut m) = (0u64, 0u64);
         let mut result = Ok(());
         info!(canvas = ?self.cfg.canvas, fps = fps.as_f64(), clock = ?self.cfg.clock, "session started");

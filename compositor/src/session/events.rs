@@ -13,6 +13,79 @@ pub const EVENT_LOG_CAPACITY: usize = 1024;
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SessionEvent {
+    /// A publisher (WHIP host) connected to an input slot.
+    HostJoined {
+        /// Input id.
+        id: String,
+        /// Remote address or a short description of the peer.
+        remote: String,
+    },
+    /// First media of a kind arrived from a host.
+    MediaStarted {
+        /// Input id.
+        id: String,
+        /// "video" or "audio".
+        kind: String,
+        /// Codec name (VP8, H264, opus…).
+        codec: String,
+    },
+    /// No media from a host for the stall timeout.
+    HostStalled {
+        /// Input id.
+        id: String,
+    },
+    /// Media flows again after a stall.
+    HostResumed {
+        /// Input id.
+        id: String,
+    },
+    /// A publisher went away (DELETE, replaced, ICE/DTLS failure or timeout).
+    HostLeft {
+        /// Input id.
+        id: String,
+        /// Why.
+        reason: String,
+    },
+    /// An output was added to the session.
+    OutputAdded {
+        /// Output id.
+        id: String,
+    },
+    /// An output connected to its destination (or opened its file).
+    OutputConnected {
+        /// Output id.
+        id: String,
+    },
+    /// An output failed; it will retry if `retrying`.
+    OutputFailed {
+        /// Output id.
+        id: String,
+        /// The error.
+        error: String,
+        /// Whether a reconnect follows.
+        retrying: bool,
+    },
+    /// An output is about to retry after a back-off.
+    OutputReconnecting {
+        /// Output id.
+        id: String,
+        /// Attempt number (1 = first retry).
+        attempt: u32,
+        /// Back-off before this attempt, ms.
+        delay_ms: u64,
+    },
+    /// An output was removed (its file finalised).
+    OutputRemoved {
+        /// Output id.
+        id: String,
+    },
+    /// An error worth a producer's attention that ended nothing.
+    Error {
+        /// What it concerns (an input or output id, "session"…).
+        source: String,
+        /// The message.
+        message: String,
+    },
     /// An input slot was created.
     InputAdded {
         /// Input id.

@@ -116,7 +116,10 @@ pub struct SharedStats {
     /// Per-input counters.
     pub inputs: Mutex<HashMap<String, Arc<InputCounters>>>,
     /// Event log.
-    pub events: EventLog,
+    pub events: Arc<EventLog>,
+    /// Wall-clock instant of session time 0 (set when the session thread starts ticking, or
+    /// earlier by [`Session::start`]); maps arrival instants onto the session clock.
+    pub wall_start: std::sync::OnceLock<std::time::Instant>,
     /// Mixer figures per audio input (queue depth, drift ppm, levels…), refreshed every 100 ms.
     pub audio: Mutex<Vec<mixer::InputStats>>,
 }
@@ -204,6 +207,24 @@ impl SessionHandle {
         self.stats.events.since(after)
     }
 
+    /// Appends an event from outside the session thread (ingest, outputs). Returns its
+    /// sequence number.
+    pub fn emit(&self, event: SessionEvent) -> u64 {
+        self.stats.events.push(event)
+    }
+
+    /// The shared event log (outputs created before the session use it to report).
+    pub fn event_log(&self) -> Arc<EventLog> {
+        self.stats.events.clone()
+    }
+
+    /// Session time of a wall-clock instant (real-time sessions: the instant minus the
+    /// instant of session time 0; saturates at 0 for instants before the start).
+    pub fn session_time(&self, at: std::time::Instant) -> Duration {
+        let start = *self.stats.wall_start.get_or_init(std::time::Instant::now);
+        at.saturating_duration_since(start)
+    }
+
     /// Asks the session to end at the next frame boundary (does not wait).
     pub fn stop(&self) {
         let _ = self.submit(Command::Stop, None);
@@ -254,11 +275,25 @@ impl Session {
         gpu: Arc<GpuContext>,
         sink: Box<dyn OutputSink>,
     ) -> Result<Session, SessionError> {
+        Self::start_with_events(config, gpu, sink, Arc::new(EventLog::default()))
+    }
+
+    /// Like [`Session::start`], with an event log created beforehand (so a sink built before
+    /// the session, such as the output hub, can report into the session's events).
+    pub fn start_with_events(
+        config: SessionConfig,
+        gpu: Arc<GpuContext>,
+        sink: Box<dyn OutputSink>,
+        events: Arc<EventLog>,
+    ) -> Result<Session, SessionError> {
         config.validate().map_err(SessionError::Config)?;
         let renderer =
             Renderer::new(gpu, config.canvas).map_err(|e| SessionError::Render(e.to_string()))?;
         let (tx, rx) = crossbeam_channel::bounded(256);
-        let stats = Arc::new(SharedStats::default());
+        let stats = Arc::new(SharedStats {
+            events,
+            ..SharedStats::default()
+        });
         let (engine, inputs) = engine::Engine::new(config, renderer, sink, rx, stats.clone())?;
         let thread = std::thread::Builder::new()
             .name("session".into())
