@@ -5,6 +5,7 @@
 //! [`synthetic`] (test hosts), [`demo`] and [`bench`] (the CLI's jobs). WHIP ingest, alignment
 //! and the gRPC server plug into [`session`] (see its module doc).
 
+pub mod align;
 pub mod bench;
 pub mod demo;
 pub mod frame;

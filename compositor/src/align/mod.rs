@@ -1,0 +1,198 @@
+//! # Timestamp alignment (sans-IO)
+//!
+//! Maps every decoded video frame and audio block of every host to a **playout time on the
+//! session clock**: the session shows/mixes it at that time. Pure logic: no clock, no thread,
+//! no IO; every time is passed in.
+//!
+//! ## Model
+//! - *Sender time* of a unit, on the host's sender (NTP) clock: `abs_capture_time` when the
+//!   sender provides it, else the RTP time mapped through the track's latest RTCP sender
+//!   report (`ntp + (rtp - sr_rtp) / clock_rate`). Both tracks of a host share that clock,
+//!   which is what gives lip sync. Until a track has either, it is placed from its arrival
+//!   times (its own minimum transit), and converges to the sender clock without a jump once
+//!   the first report arrives.
+//! - *Sender clock → session clock*: per host, the minimum transit `arrival - sender time`
+//!   (a line fitted through 1 s minima, so drift is followed and exposed in ppm). When the
+//!   session knows its own wall clock ([`AlignConfig::epoch_unix`]) and a host's clock is
+//!   plausibly synchronised (its minimum transit within `-20 ms ..= max_trusted_transit`),
+//!   the sender's NTP time is taken as absolute: hosts captured at the same instant play at
+//!   the same instant whatever their network delay. Otherwise the minimum transit is taken
+//!   as the clock offset (zero network delay assumed).
+//! - *Playout* = capture time on the session clock + the session's **latency budget**, one
+//!   for all inputs: it adapts to the worst `network delay + jitter excess` among required
+//!   hosts plus a margin, clamped to `min_budget..=max_budget`.
+//! - **Nothing jumps**: every change of a mapping (new report, first report, new SSRC, new
+//!   floor estimate, budget change) is absorbed into a correction that slews back to zero at
+//!   most `slew_rate` seconds per second of arrival time (default 1 %).
+//!
+//! ## Units and invariants
+//! - Arrival times and playout times are `Duration`s on the session clock (0 = the
+//!   session's first tick). Sender NTP times are `Duration`s since the Unix epoch (str0m
+//!   gives `SystemTime`s). RTP timestamps are the 32-bit wire values; unwrapping is done here
+//!   per SSRC and tolerates reordering.
+//! - Internally seconds as `f64` relative to a per-host base (sub-µs precision).
+//! - Bad input (zero clock rate, too many hosts) returns an [`AlignError`] and changes
+//!   nothing. One [`Aligner`] per session; the caller serialises access (a mutex).
+
+mod aligner;
+mod floor;
+mod placer;
+mod slew;
+mod unwrap;
+
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+pub use aligner::Aligner;
+pub use floor::TransitFloor;
+pub use placer::{AudioPlacer, PlacerCounters, Release};
+pub use slew::slew_toward;
+pub use unwrap::RtpUnwrapper;
+
+/// Alignment settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AlignConfig {
+    /// Smallest latency budget.
+    pub min_budget: Duration,
+    /// Largest latency budget.
+    pub max_budget: Duration,
+    /// Budget before any input has been measured.
+    pub initial_budget: Duration,
+    /// Added to the worst measured delay + jitter (processing headroom).
+    pub margin: Duration,
+    /// Largest rate at which any correction or the budget moves (fraction, 0.01 = 1 %).
+    pub slew_rate: f64,
+    /// The session's wall clock (Unix time) at session time 0, when known: sender NTP clocks
+    /// that agree with it are trusted as absolute (cross-host alignment by capture time).
+    pub epoch_unix: Option<Duration>,
+    /// Largest minimum transit for which a sender clock is trusted as synchronised.
+    pub max_trusted_transit: Duration,
+}
+
+impl Default for AlignConfig {
+    fn default() -> Self {
+        Self {
+            min_budget: Duration::from_millis(40),
+            max_budget: Duration::from_millis(400),
+            initial_budget: Duration::from_millis(100),
+            margin: Duration::from_millis(10),
+            slew_rate: 0.01,
+            epoch_unix: None,
+            max_trusted_transit: Duration::from_secs(1),
+        }
+    }
+}
+
+impl AlignConfig {
+    /// Checks the bounds.
+    pub fn validate(&self) -> Result<(), AlignError> {
+        if self.min_budget > self.max_budget || self.max_budget > Duration::from_secs(5) {
+            return Err(AlignError::Config(
+                "budget bounds must satisfy min <= max <= 5 s".into(),
+            ));
+        }
+        if !(self.slew_rate > 0.0 && self.slew_rate <= 0.1) {
+            return Err(AlignError::Config(format!(
+                "slew_rate {} must be within (0, 0.1]",
+                self.slew_rate
+            )));
+        }
+        if self.margin > Duration::from_secs(1) {
+            return Err(AlignError::Config("margin must be <= 1 s".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Which of a host's tracks a unit belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum TrackKind {
+    /// Camera.
+    Video,
+    /// Microphone.
+    Audio,
+}
+
+/// An RTCP sender report's NTP/RTP pair (str0m `SenderInfo`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SenderReport {
+    /// NTP time of the report, since the Unix epoch (`ntp_time.duration_since(UNIX_EPOCH)`).
+    pub ntp: Duration,
+    /// RTP timestamp of the same instant (32-bit wire value).
+    pub rtp_ts: u32,
+}
+
+/// One decoded unit (frame or audio packet) as received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MediaUnit {
+    /// Stream SSRC (a change means a new stream: reconnect).
+    pub ssrc: u32,
+    /// RTP timestamp (32-bit wire value).
+    pub rtp_ts: u32,
+    /// RTP clock rate, Hz (90 000 video, 48 000 Opus).
+    pub clock_rate: u32,
+    /// When the unit was complete, on the session clock.
+    pub arrival: Duration,
+    /// The latest sender report of this SSRC, if any.
+    pub sender_report: Option<SenderReport>,
+    /// abs-capture-time header extension: capture instant since the Unix epoch.
+    pub abs_capture_time: Option<Duration>,
+}
+
+/// Where a unit goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Playout {
+    /// Playout time on the session clock.
+    pub pts: Duration,
+    /// True when it arrived after its playout time (the session will drop it).
+    pub late: bool,
+}
+
+/// Alignment figures of one host (for the stats API).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct HostAlignStats {
+    /// Minimum transit `arrival - sender time` now (network delay + clock offset), ms.
+    pub transit_offset_ms: f64,
+    /// Network delay assumed for this host (0 when its clock is not trusted), ms.
+    pub delay_ms: f64,
+    /// RFC 3550 interarrival jitter (worst track), ms.
+    pub jitter_ms: f64,
+    /// Largest rise of transit above its floor in the last 30 s (worst track), ms.
+    pub excess_ms: f64,
+    /// The session's current latency budget, ms.
+    pub budget_ms: f64,
+    /// Sender clock drift against the session clock, ppm (positive = sender runs fast).
+    pub drift_ppm: f64,
+    /// Audio minus video placement error still being slewed out, ms (0 = in lip sync as
+    /// far as the sender's clock says).
+    pub av_offset_ms: f64,
+    /// Units that arrived after their playout time.
+    pub late: u64,
+    /// Units aligned.
+    pub units: u64,
+    /// The host's NTP clock is trusted as absolute.
+    pub trusted_clock: bool,
+    /// Video is mapped through the sender clock (report or abs-capture-time).
+    pub video_on_sender_clock: bool,
+    /// Audio is mapped through the sender clock.
+    pub audio_on_sender_clock: bool,
+}
+
+/// Refused input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlignError {
+    /// Invalid configuration.
+    #[error("invalid alignment config: {0}")]
+    Config(String),
+    /// Clock rate outside 1..=1 000 000 Hz.
+    #[error("RTP clock rate {0} Hz outside 1..=1000000")]
+    ClockRate(u32),
+    /// Too many hosts in one session.
+    #[error("at most {0} hosts per session")]
+    TooManyHosts(usize),
+    /// Host id empty or too long.
+    #[error("host id must be 1..=128 bytes")]
+    HostId,
+}
