@@ -12,6 +12,7 @@ pub mod frame;
 pub mod gpu;
 pub mod images;
 pub mod ingest;
+pub mod measure;
 pub mod output;
 pub mod session;
 pub mod synthetic;

@@ -84,6 +84,9 @@ pub struct SessionConfig {
     /// Commands applied at given output times (deterministic scripted changes, e.g. the
     /// demo's mid-way layout switch). Refusals are logged.
     pub scheduled: Vec<(Duration, super::Command)>,
+    /// Timestamp alignment of inputs fed through [`super::SessionHandle::align`] (budget
+    /// bounds, slew rate). `epoch_unix` None: taken from the wall clock at the first unit.
+    pub align: crate::align::AlignConfig,
 }
 
 impl SessionConfig {
@@ -100,6 +103,7 @@ impl SessionConfig {
             stall_timeout: Duration::from_secs(2),
             duration: None,
             scheduled: Vec::new(),
+            align: crate::align::AlignConfig::default(),
         }
     }
 
@@ -137,6 +141,7 @@ impl SessionConfig {
                 self.input_queue
             ));
         }
+        self.align.validate().map_err(|e| e.to_string())?;
         if self.stall_timeout.is_zero() || self.stall_timeout > Duration::from_secs(600) {
             return Err("stall_timeout must be > 0 and <= 600 s".into());
         }

@@ -16,6 +16,7 @@ use super::config::{ClockMode, SessionConfig};
 use super::events::SessionEvent;
 use super::input::{InputCounters, InputMessage, InputSender};
 use super::{Envelope, SessionError, SessionReport, SharedStats};
+use crate::align::AudioPlacer;
 use crate::frame::{I420Frame, VideoFrame};
 use crate::gpu::{FrameSource, ImageAsset, Renderer};
 use crate::output::OutputSink;
@@ -34,6 +35,8 @@ struct Slot {
     horizon: Option<Duration>,
     ended: bool,
     audio_fmt: Option<InputFormat>,
+    /// Places the slot's audio by pts (created with the audio format).
+    placer: Option<AudioPlacer>,
 }
 
 struct SlotView<'a> {
@@ -65,6 +68,8 @@ pub(super) struct Engine {
     sink: Box<dyn OutputSink>,
     out_frame: I420Frame,
     audio_buf: Vec<f32>,
+    /// Samples released by a placer this tick (reused).
+    release_buf: Vec<f32>,
     cmd_rx: Receiver<Envelope>,
     pending: Vec<Envelope>,
     stats: Arc<SharedStats>,
@@ -101,6 +106,7 @@ impl Engine {
             sink,
             out_frame,
             audio_buf: vec![0.0; block],
+            release_buf: Vec::new(),
             cmd_rx,
             pending: Vec::new(),
             stats,
@@ -170,6 +176,7 @@ impl Engine {
                 horizon: None,
                 ended: false,
                 audio_fmt: None,
+                placer: None,
             },
         );
         self.slot_ids.push(id.to_string());
@@ -268,6 +275,20 @@ impl Engine {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&id);
+                self.stats
+                    .align
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
+                if let Some(a) = self
+                    .stats
+                    .aligner
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .as_mut()
+                {
+                    a.remove_host(&id);
+                }
                 info!(input = %id, "input slot removed");
                 self.stats
                     .events
@@ -400,7 +421,10 @@ impl Engine {
                         let _ = self.mixer.remove_input(id);
                     }
                     match self.mixer.add_input(id, fmt) {
-                        Ok(()) => slot.audio_fmt = Some(fmt),
+                        Ok(()) => {
+                            slot.audio_fmt = Some(fmt);
+                            slot.placer = Some(AudioPlacer::new(fmt.sample_rate, fmt.channels));
+                        }
                         Err(e) => {
                             self.mix_errors += 1;
                             if self.mix_errors % 100 == 1 {
@@ -410,11 +434,47 @@ impl Engine {
                         }
                     }
                 }
-                if let Err(e) = self.mixer.push(id, &a.samples) {
-                    self.mix_errors += 1;
-                    if self.mix_errors % 100 == 1 {
-                        warn!(input = id, error = %e, "audio block refused");
+                if let Some(p) = slot.placer.as_mut() {
+                    let dropped = p.push(a.pts, a.samples);
+                    if dropped > 0 {
+                        slot.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
+                        warn!(input = id, dropped, "audio waiting past 2 s: dropping the oldest");
                     }
+                }
+            }
+        }
+    }
+
+    /// Hands each input's due audio to the mixer before the mix tick at `ta`: everything
+    /// due before `ta` + the mixer's target depth, so the mixer's queue head is due at `ta`.
+    fn release_audio(&mut self, ta: Duration) {
+        let target_ms = self.mixer.tuning().target_depth_ms.clamp(0.0, 1000.0);
+        let horizon = ta + Duration::from_micros((f64::from(target_ms) * 1000.0) as u64);
+        for (id, slot) in &mut self.slots {
+            let Some(p) = slot.placer.as_mut() else {
+                continue;
+            };
+            let before = p.counters();
+            let rel = p.release(ta, horizon, &mut self.release_buf);
+            let after = p.counters();
+            if after != before {
+                let c = &slot.counters;
+                c.audio_late
+                    .fetch_add(after.late_blocks - before.late_blocks, Ordering::Relaxed);
+                c.audio_gap_frames
+                    .fetch_add(after.gap_frames - before.gap_frames, Ordering::Relaxed);
+                c.audio_trimmed_frames.fetch_add(
+                    after.trimmed_frames - before.trimmed_frames,
+                    Ordering::Relaxed,
+                );
+            }
+            if rel.frames == 0 {
+                continue;
+            }
+            if let Err(e) = self.mixer.push(id, &self.release_buf) {
+                self.mix_errors += 1;
+                if self.mix_errors % 100 == 1 {
+                    warn!(input = %id, error = %e, "audio block refused");
                 }
             }
         }
@@ -553,6 +613,7 @@ impl Engine {
     }
 
     fn audio_tick(&mut self, ta: Duration) -> Result<(), SessionError> {
+        self.release_audio(ta);
         self.mixer.mix_block(&mut self.audio_buf);
         for ev in self.mixer.take_events() {
             if let mixer::MixerEvent::ActiveSpeakerChanged { from, to, at_block } = ev {

@@ -46,6 +46,12 @@ pub struct InputCounters {
     pub late: AtomicU64,
     /// Frames replaced before ever being shown.
     pub skipped: AtomicU64,
+    /// Audio blocks dropped whole because all their samples were past their playout time.
+    pub audio_late: AtomicU64,
+    /// Audio frames (samples per channel) of silence inserted for gaps in the timeline.
+    pub audio_gap_frames: AtomicU64,
+    /// Audio frames trimmed because they overlapped earlier audio or were past due.
+    pub audio_trimmed_frames: AtomicU64,
 }
 
 /// A snapshot of [`InputCounters`].
@@ -61,6 +67,12 @@ pub struct InputStats {
     pub late: u64,
     /// Never shown (replaced by a newer frame within one tick).
     pub skipped: u64,
+    /// Audio blocks dropped as past due.
+    pub audio_late: u64,
+    /// Silence inserted for audio gaps, frames.
+    pub audio_gap_frames: u64,
+    /// Audio trimmed (overlap or past due), frames.
+    pub audio_trimmed_frames: u64,
 }
 
 impl InputCounters {
@@ -72,6 +84,9 @@ impl InputCounters {
             dropped: self.dropped.load(Ordering::Relaxed),
             late: self.late.load(Ordering::Relaxed),
             skipped: self.skipped.load(Ordering::Relaxed),
+            audio_late: self.audio_late.load(Ordering::Relaxed),
+            audio_gap_frames: self.audio_gap_frames.load(Ordering::Relaxed),
+            audio_trimmed_frames: self.audio_trimmed_frames.load(Ordering::Relaxed),
         }
     }
 }

@@ -26,6 +26,14 @@
 //!   newest frame with `pts <= tick`; older unshown ones are counted as skipped, frames older
 //!   than the one shown are counted late and discarded. A slot whose shown frame is older
 //!   than `stall_timeout` shows its placeholder; a late or silent input never holds the others.
+//! - Audio blocks carry a `pts` too: each slot's [`crate::align::AudioPlacer`] hands the
+//!   mixer, before every mix tick `t`, exactly the samples due before `t + target depth`
+//!   (gaps become silence, overlaps are trimmed, past-due blocks dropped; all counted in
+//!   [`InputStats`]), so the mixer's queue head is the sample due at `t` and its drift
+//!   control holds that.
+//! - Alignment: sources with RTP timing call [`SessionHandle::align`] (one shared
+//!   [`crate::align::Aligner`] per session, behind a mutex) to get each unit's playout time;
+//!   its per-host figures appear in [`StatsSnapshot::align`].
 //! - [`ClockMode::RealTime`]: ticks are due at `start + t` on the wall clock; inputs are only
 //!   polled (never waited for); when more than one frame behind, a video tick is skipped and
 //!   counted (`late_ticks`) while the clock keeps its pace; audio ticks are never skipped.
@@ -53,6 +61,7 @@ pub use engine::MIX_TICK;
 pub use events::{EVENT_LOG_CAPACITY, EventLog, SessionEvent};
 pub use input::{InputClosed, InputCounters, InputMessage, InputSender, InputStats};
 
+use crate::align::{AlignConfig, AlignError, Aligner, HostAlignStats, MediaUnit, Playout, TrackKind};
 use crate::gpu::{GpuContext, Renderer};
 use crate::output::{OutputSink, SinkStats};
 
@@ -122,6 +131,13 @@ pub struct SharedStats {
     pub wall_start: std::sync::OnceLock<std::time::Instant>,
     /// Mixer figures per audio input (queue depth, drift ppm, levels…), refreshed every 100 ms.
     pub audio: Mutex<Vec<mixer::InputStats>>,
+    /// The session's aligner (created at the first [`SessionHandle::align`] call, when the
+    /// wall clock of session time 0 is known).
+    pub aligner: Mutex<Option<Aligner>>,
+    /// Alignment settings from the session config.
+    pub align_config: AlignConfig,
+    /// Alignment figures per input (host).
+    pub align: Mutex<HashMap<String, HostAlignStats>>,
 }
 
 /// A point-in-time copy of a session's counters.
@@ -148,6 +164,9 @@ pub struct StatsSnapshot {
     /// Mixer figures per audio input (drift ppm, queue, levels), as of the last 100 ms.
     #[serde(skip)]
     pub audio: Vec<mixer::InputStats>,
+    /// Alignment figures per input (transit offset, jitter, budget, drift ppm, A/V offset,
+    /// late units), sorted by input id.
+    pub align: Vec<(String, HostAlignStats)>,
 }
 
 /// Cloneable remote control of a running session.
@@ -225,6 +244,49 @@ impl SessionHandle {
         at.saturating_duration_since(start)
     }
 
+    /// Maps one received unit of input `input`'s `kind` track to its playout time on the
+    /// session clock (see [`crate::align`]). `unit.arrival` is on the session clock
+    /// ([`SessionHandle::session_time`] of the arrival instant). The first call fixes the
+    /// session's wall-clock epoch (Unix time of session time 0) unless the config gives one.
+    pub fn align(
+        &self,
+        input: &str,
+        kind: TrackKind,
+        unit: &MediaUnit,
+    ) -> Result<Playout, AlignError> {
+        let mut guard = self.stats.aligner.lock().unwrap_or_else(|e| e.into_inner());
+        let aligner = match guard.as_mut() {
+            Some(a) => a,
+            None => {
+                let mut cfg = self.stats.align_config;
+                if cfg.epoch_unix.is_none() {
+                    let now = std::time::Instant::now();
+                    let since_start = self.session_time(now);
+                    cfg.epoch_unix = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .ok()
+                        .and_then(|d| d.checked_sub(since_start));
+                }
+                guard.insert(Aligner::new(cfg)?)
+            }
+        };
+        let playout = aligner.push(input, kind, unit)?;
+        if let Some(st) = aligner.stats(input) {
+            self.publish_align_stats(input, st);
+        }
+        Ok(playout)
+    }
+
+    /// Records alignment figures for `input` (sources that run their own
+    /// [`crate::align::Aligner`], such as offline tests, publish through this).
+    pub fn publish_align_stats(&self, input: &str, stats: HostAlignStats) {
+        self.stats
+            .align
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(input.to_string(), stats);
+    }
+
     /// Asks the session to end at the next frame boundary (does not wait).
     pub fn stop(&self) {
         let _ = self.submit(Command::Stop, None);
@@ -255,6 +317,17 @@ impl SessionHandle {
             ended: s.ended.load(Ordering::Relaxed),
             inputs,
             audio: s.audio.lock().unwrap_or_else(|e| e.into_inner()).clone(),
+            align: {
+                let mut v: Vec<(String, HostAlignStats)> = s
+                    .align
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .iter()
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect();
+                v.sort_by(|a, b| a.0.cmp(&b.0));
+                v
+            },
         }
     }
 }
@@ -292,6 +365,7 @@ impl Session {
         let (tx, rx) = crossbeam_channel::bounded(256);
         let stats = Arc::new(SharedStats {
             events,
+            align_config: config.align,
             ..SharedStats::default()
         });
         let (engine, inputs) = engine::Engine::new(config, renderer, sink, rx, stats.clone())?;
