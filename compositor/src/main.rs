@@ -1,4 +1,5 @@
-//! The `compositor` command: `demo` (the one-command showcase) and `bench render`.
+//! The `compositor` command: `demo` (the one-command showcase), `analyze` (sync measurement
+//! of a recording) and `bench render`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,6 +9,7 @@ use clap::{Parser, Subcommand};
 use compositor::bench::{RenderBenchOptions, run_render};
 use compositor::demo::{DemoOptions, run as run_demo};
 use compositor::gpu::AdapterChoice;
+use compositor::measure::{HostRegion, analyze_file};
 use compositor::output::{EncoderKind, EncoderSettings};
 use compositor::session::Fps;
 use layouts::Size;
@@ -59,6 +61,24 @@ enum Cmd {
         /// x264 speed preset.
         #[arg(long, default_value = "veryfast")]
         preset: String,
+    },
+    /// Measure lip sync and cross-host alignment in a recording of stamped test hosts
+    /// (see `compositor::measure`): per host the audio-minus-video offset of each beep, and
+    /// across hosts the share of output frames showing same-instant pictures and the gap
+    /// between same-instant beeps.
+    Analyze {
+        /// The recording (MP4, FLV, anything GStreamer's decodebin reads).
+        file: PathBuf,
+        /// A host: `name:x,y,w,h:hz` (its picture's rectangle in the output and its beep
+        /// frequency). Repeat for each host; the first is the reference.
+        #[arg(long = "host", alias = "hosts", required = true)]
+        hosts: Vec<String>,
+        /// Print the report as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Give up decoding after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
     },
     /// Benchmarks.
     Bench {
@@ -158,6 +178,24 @@ fn real_main() -> anyhow::Result<()> {
                 adapter,
             };
             run_demo(&opts)?;
+        }
+        Some(Cmd::Analyze {
+            file,
+            hosts,
+            json,
+            timeout,
+        }) => {
+            let hosts = hosts
+                .iter()
+                .map(|h| h.parse::<HostRegion>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(anyhow::Error::msg)?;
+            let report = analyze_file(&file, &hosts, Duration::from_secs(timeout.max(1)))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", report.human());
+            }
         }
         Some(Cmd::Bench {
             what:

@@ -1,9 +1,10 @@
 //! Audio placement: turns an input's audio blocks, stamped with playout times, into a
 //! continuous sample stream whose samples enter the mixer exactly when they are due.
 //!
-//! The session calls [`AudioPlacer::release`] before every mix tick `now` with
-//! `horizon = now + mixer target depth`: every sample whose playout time is before the
-//! horizon is handed over (and nothing later). The mixer holds each input's queue at its
+//! The placer keeps a *mixer timeline*: the session time at which the next released sample
+//! enters the mixer (`out_pos`) and the content time (pts) of that sample (`cursor`), apart
+//! by `shift`. The session calls [`AudioPlacer::release`] before every mix tick `now` with
+//! `horizon = now + mixer target depth`: the timeline is filled up to the horizon. The mixer holds each input's queue at its
 //! target depth, so the sample at the head of its queue is the one whose playout time is
 //! `now`: the mixer's drift control keeps working unchanged and places audio by pts.
 //! - A gap between blocks (loss, DTX, a stall) becomes silence of the gap's length.
@@ -11,8 +12,9 @@
 //!   samples are all before the release cursor (arrived after its playout time) is dropped.
 //! - A timeline that ran dry (cursor before `now`) restarts at `now`: leading silence up to
 //!   the first due sample, so the mixer starts it on time.
-//! Differences within [`TOLERANCE`] are ignored (each block is then released from its own
-//! pts, so slewed timestamps never accumulate into a shift).
+//! Differences within [`TOLERANCE`] are ignored: the stream stays sample-continuous, so the
+//! mixer's queue depth moves by exactly what is released and its drift control sees no
+//! false error; a discrepancy is corrected once it exceeds the tolerance.
 //!
 //! Sans-IO: times are `Duration`s on the session clock, passed in. The placer owns the
 //! queued blocks (bounded: [`MAX_PENDING`] of audio; the oldest is dropped and counted).
@@ -64,8 +66,12 @@ pub struct AudioPlacer {
     pending: VecDeque<Pending>,
     pending_frames: usize,
     max_frames: usize,
-    /// Playout time of the end of the last released frame, s.
+    /// Content time (pts) of the next frame to release, s.
     cursor: Option<f64>,
+    /// Mixer-timeline time (session clock) at which the next released frame enters, s.
+    out_pos: f64,
+    /// Shift applied between content time and the mixer timeline, s.
+    shift: f64,
     counters: PlacerCounters,
 }
 
@@ -79,6 +85,8 @@ impl AudioPlacer {
             pending_frames: 0,
             max_frames: (MAX_PENDING.as_secs_f64() * f64::from(sample_rate.max(1))) as usize,
             cursor: None,
+            out_pos: 0.0,
+            shift: 0.0,
             counters: PlacerCounters::default(),
         }
     }
@@ -121,29 +129,57 @@ impl AudioPlacer {
         dropped
     }
 
-    /// Appends to `out` (cleared first) every sample due before `horizon`, for the mix tick
-    /// at `now`.
-    pub fn release(&mut self, now: Duration, horizon: Duration, out: &mut Vec<f32>) -> Release {
+    /// Appends to `out` (cleared first) the samples that fill the mixer's timeline from its
+    /// current end up to `horizon`, for the mix tick at `now`. `shift` (s) is added to every
+    /// pts (the slot's video wait minus the mixer's and encoder's delays); a change of more
+    /// than [`TOLERANCE`] is applied at once (silence inserted or audio skipped at the
+    /// timeline's end, never under the samples already queued).
+    pub fn release(
+        &mut self,
+        now: Duration,
+        horizon: Duration,
+        shift: f64,
+        out: &mut Vec<f32>,
+    ) -> Release {
         out.clear();
         let (now, horizon) = (now.as_secs_f64(), horizon.as_secs_f64());
         let mut rel = Release::default();
         if self.pending.is_empty() {
             return rel;
         }
-        let mut cursor = match self.cursor {
-            Some(c) if c >= now => c,
-            _ => now,
-        };
         let ch = self.channels;
+        // The timeline ran dry (or never started): restart it at `now`.
+        if self.out_pos < now || self.cursor.is_none() {
+            self.out_pos = now;
+            self.cursor = Some(now - shift);
+            self.shift = shift;
+        }
+        let mut cursor = self.cursor.unwrap_or(now - shift);
+        let d = shift - self.shift;
+        if d > TOLERANCE {
+            let n = (d * self.rate).round() as usize;
+            out.resize(out.len() + n * ch, 0.0);
+            rel.frames += n;
+            rel.silence_frames += n;
+            self.counters.gap_frames += n as u64;
+            self.out_pos += n as f64 / self.rate;
+            self.shift = shift;
+        } else if d < -TOLERANCE {
+            // Skip content: the trim below drops what lies before the moved cursor.
+            cursor -= d;
+            self.shift = shift;
+        }
+        let room =
+            |out_pos: f64| ((horizon - out_pos) * self.rate + 1e-6).floor().max(0.0) as usize;
         while let Some(p) = self.pending.front_mut() {
             let total = p.samples.len() / ch;
             let left = total - p.done;
-            let start = p.pts + p.done as f64 / self.rate;
-            let end = start + left as f64 / self.rate;
             if left == 0 {
                 self.pending.pop_front();
                 continue;
             }
+            let start = p.pts + p.done as f64 / self.rate;
+            let end = start + left as f64 / self.rate;
             if end <= cursor + TOLERANCE && start < cursor - TOLERANCE {
                 // Entirely past due or overlapped.
                 self.counters.late_blocks += 1;
@@ -161,31 +197,31 @@ impl AudioPlacer {
             }
             if start > cursor + TOLERANCE {
                 let gap = ((start - cursor) * self.rate).round() as usize;
-                let allowed = ((horizon - cursor) * self.rate + 1e-6).floor().max(0.0) as usize;
-                let n = gap.min(allowed);
+                let n = gap.min(room(self.out_pos));
                 out.resize(out.len() + n * ch, 0.0);
                 rel.frames += n;
                 rel.silence_frames += n;
                 self.counters.gap_frames += n as u64;
                 cursor += n as f64 / self.rate;
+                self.out_pos += n as f64 / self.rate;
                 if n < gap {
                     break;
                 }
-                // Now within tolerance of `start`: release from the block's own pts.
+                // Now within one frame of `start`.
+                cursor = start;
             }
-            let due = if horizon > start {
-                (((horizon - start) * self.rate + 1e-6).floor() as usize).min(left)
-            } else {
-                0
-            };
-            if due == 0 {
+            // Within tolerance: continuous with what was released (no re-anchoring, so the
+            // mixer's timeline advances by exactly the samples given).
+            let m = left.min(room(self.out_pos));
+            if m == 0 {
                 break;
             }
-            out.extend_from_slice(&p.samples[p.done * ch..(p.done + due) * ch]);
-            p.done += due;
-            self.pending_frames -= due;
-            rel.frames += due;
-            cursor = start + due as f64 / self.rate;
+            out.extend_from_slice(&p.samples[p.done * ch..(p.done + m) * ch]);
+            p.done += m;
+            self.pending_frames -= m;
+            rel.frames += m;
+            cursor += m as f64 / self.rate;
+            self.out_pos += m as f64 / self.rate;
             if p.done < total {
                 break;
             }
@@ -215,17 +251,17 @@ mod tests {
         let mut out = Vec::new();
         p.push(ms(25), block(1.0, 20));
         // Tick at 0 with a 40 ms horizon: 25 ms of leading silence, then 15 frames.
-        let r = p.release(ms(0), ms(40), &mut out);
+        let r = p.release(ms(0), ms(40), 0.0, &mut out);
         assert_eq!((r.frames, r.silence_frames), (40, 25));
         assert!(out[..25].iter().all(|&s| s == 0.0) && out[25..].iter().all(|&s| s == 1.0));
         // The rest of the block, then a 10 ms gap before the next one.
         p.push(ms(55), block(2.0, 20));
-        let r = p.release(ms(10), ms(50), &mut out);
+        let r = p.release(ms(10), ms(50), 0.0, &mut out);
         assert_eq!((r.frames, r.silence_frames), (10, 5));
         assert!(out[..5].iter().all(|&s| s == 1.0) && out[5..].iter().all(|&s| s == 0.0));
         // A block overlapping the released audio by 5 ms is trimmed.
         p.push(ms(70), block(3.0, 20));
-        let r = p.release(ms(20), ms(90), &mut out);
+        let r = p.release(ms(20), ms(90), 0.0, &mut out);
         assert_eq!(r.frames, 40);
         assert!(out[..5].iter().all(|&s| s == 0.0));
         assert!(out[5..25].iter().all(|&s| s == 2.0));
@@ -234,7 +270,7 @@ mod tests {
         assert_eq!(p.counters().gap_frames, 35);
         // A block entirely before the cursor is dropped as late.
         p.push(ms(60), block(4.0, 10));
-        let r = p.release(ms(30), ms(95), &mut out);
+        let r = p.release(ms(30), ms(95), 0.0, &mut out);
         assert_eq!(r.frames, 0);
         assert_eq!(p.counters().late_blocks, 1);
     }
@@ -244,10 +280,10 @@ mod tests {
         let mut p = AudioPlacer::new(1000, 2);
         let mut out = Vec::new();
         p.push(ms(0), vec![0.5; 40]);
-        assert_eq!(p.release(ms(0), ms(40), &mut out).frames, 20);
+        assert_eq!(p.release(ms(0), ms(40), 0.0, &mut out).frames, 20);
         // Nothing for a while; content resumes at 500 ms, tick at 480 ms.
         p.push(ms(500), vec![0.5; 40]);
-        let r = p.release(ms(480), ms(520), &mut out);
+        let r = p.release(ms(480), ms(520), 0.0, &mut out);
         assert_eq!((r.frames, r.silence_frames), (40, 20));
         assert_eq!(out.len(), 80);
     }
@@ -261,7 +297,7 @@ mod tests {
         assert_eq!(p.counters().overflow_blocks, 100);
         let mut out = Vec::new();
         // The oldest kept block starts at 1 s.
-        let r = p.release(ms(1000), ms(1040), &mut out);
+        let r = p.release(ms(1000), ms(1040), 0.0, &mut out);
         assert_eq!((r.frames, r.silence_frames), (40, 0));
     }
 }

@@ -86,8 +86,10 @@ pub struct HostSync {
     pub frames_read: usize,
     /// Beeps matched to a picture.
     pub beeps: usize,
-    /// Audio minus video time per beep, ms (positive = sound late).
+    /// Audio minus video time per beep, ms (positive = sound late), in capture order.
     pub av_offsets_ms: Vec<f64>,
+    /// Capture time (ms) of each beep in `av_offsets_ms`.
+    pub beep_capture_ms: Vec<u32>,
     /// Mean of `av_offsets_ms`.
     pub av_mean_ms: f64,
     /// Smallest.
@@ -117,6 +119,8 @@ pub struct SyncReport {
     pub beep_skew_mean_ms: f64,
     /// Same-instant beep pairs compared.
     pub beep_pairs: usize,
+    /// Per pair: the beeps' capture time (ms) and (other − first) onset difference (ms).
+    pub beep_skews_ms: Vec<(u32, f64)>,
 }
 
 impl SyncReport {
@@ -172,24 +176,73 @@ fn decode(file: &Path, hosts: &[HostRegion], timeout: Duration) -> Result<Decode
         return Err(err("no such file".into()));
     }
     gst::init().map_err(|e| err(e.to_string()))?;
-    let desc = "filesrc name=src ! decodebin name=d \
-        d. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! videoconvert ! video/x-raw,format=GRAY8 ! appsink name=v sync=false \
-        d. ! queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! audioconvert ! audioresample ! audio/x-raw,format=F32LE,channels=1,rate=48000,layout=interleaved ! appsink name=a sync=false";
-    let pipeline = gst::parse::launch(desc)
-        .map_err(|e| err(e.to_string()))?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| err("not a pipeline".into()))?;
-    let src = pipeline
-        .by_name("src")
-        .ok_or_else(|| err("no filesrc".into()))?;
+    // Each decoded stream is linked by its media type (not by parse-launch's delayed
+    // linking, which may hand the audio pad to the video branch).
+    let pipeline = gst::Pipeline::new();
+    let make = |f: &str| {
+        gst::ElementFactory::make(f)
+            .build()
+            .map_err(|e| err(format!("{f}: {e}")))
+    };
+    let (src, dec) = (make("filesrc")?, make("decodebin")?);
     src.set_property("location", file.to_string_lossy().to_string());
-    let sink = |n: &str| {
-        pipeline
-            .by_name(n)
+    let branch = |desc: &str| -> Result<gst::Bin, AnalyzeError> {
+        gst::parse::bin_from_description(desc, true).map_err(|e| err(e.to_string()))
+    };
+    let vbin = branch(
+        "queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! videoconvert ! \
+         video/x-raw,format=GRAY8 ! appsink name=v sync=false",
+    )?;
+    let abin = branch(
+        "queue max-size-time=0 max-size-buffers=0 max-size-bytes=0 ! audioconvert ! \
+         audioresample ! audio/x-raw,format=F32LE,channels=1,rate=48000,layout=interleaved ! \
+         appsink name=a sync=false",
+    )?;
+    pipeline
+        .add_many([&src, &dec, vbin.upcast_ref(), abin.upcast_ref()])
+        .map_err(|e| err(e.to_string()))?;
+    src.link(&dec).map_err(|e| err(e.to_string()))?;
+    {
+        let (vbin, abin) = (vbin.clone(), abin.clone());
+        dec.connect_pad_added(move |_, pad| {
+            let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
+            let name = caps
+                .structure(0)
+                .map(|s| s.name().to_string())
+                .unwrap_or_default();
+            let target = if name.starts_with("video/") {
+                &vbin
+            } else if name.starts_with("audio/") {
+                &abin
+            } else {
+                return;
+            };
+            if let Some(sink) = target.static_pad("sink") {
+                if !sink.is_linked() {
+                    let _ = pad.link(&sink);
+                }
+            }
+        });
+    }
+    {
+        // A file without one of the media: end that branch so the pipeline can finish.
+        let (vbin, abin) = (vbin.clone(), abin.clone());
+        dec.connect_no_more_pads(move |_| {
+            for bin in [&vbin, &abin] {
+                if let Some(sink) = bin.static_pad("sink") {
+                    if !sink.is_linked() {
+                        let _ = sink.send_event(gst::event::Eos::new());
+                    }
+                }
+            }
+        });
+    }
+    let sink = |bin: &gst::Bin, n: &str| {
+        bin.by_name(n)
             .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
             .ok_or_else(|| err(format!("no appsink {n}")))
     };
-    let (vs, aus) = (sink("v")?, sink("a")?);
+    let (vs, aus) = (sink(&vbin, "v")?, sink(&abin, "a")?);
     let out = Arc::new(Mutex::new(Decoded {
         audio_rate: 48_000,
         audio_t0: f64::NAN,
@@ -203,6 +256,10 @@ fn decode(file: &Path, hosts: &[HostRegion], timeout: Duration) -> Result<Decode
         })
         .collect();
     let deadline = Instant::now() + timeout;
+    // Start first: an appsink that is not yet PAUSED reports end-of-stream.
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| err(e.to_string()))?;
     let vt = {
         let out = out.clone();
         std::thread::spawn(move || {
@@ -251,7 +308,9 @@ fn decode(file: &Path, hosts: &[HostRegion], timeout: Duration) -> Result<Decode
                     continue;
                 };
                 let Some(buf) = sample.buffer() else { continue };
-                let Ok(map) = buf.map_readable() else { continue };
+                let Ok(map) = buf.map_readable() else {
+                    continue;
+                };
                 let mut o = out.lock().unwrap_or_else(|e| e.into_inner());
                 if o.audio_t0.is_nan() {
                     o.audio_t0 = buf.pts().map_or(0.0, |p| p.nseconds() as f64 / 1e9);
@@ -263,9 +322,6 @@ fn decode(file: &Path, hosts: &[HostRegion], timeout: Duration) -> Result<Decode
             }
         })
     };
-    pipeline
-        .set_state(gst::State::Playing)
-        .map_err(|e| err(e.to_string()))?;
     let bus = pipeline.bus().ok_or_else(|| err("no bus".into()))?;
     let mut failure = None;
     while Instant::now() < deadline {
@@ -316,11 +372,13 @@ pub fn analyze_decoded(d: &Decoded, hosts: &[HostRegion]) -> SyncReport {
         }
     }
     // Per host: beep onsets, each matched to the capture time of the beep it shows.
-    let mut beeps: Vec<std::collections::BTreeMap<u32, f64>> = vec![Default::default(); hosts.len()];
+    let mut beeps: Vec<std::collections::BTreeMap<u32, f64>> =
+        vec![Default::default(); hosts.len()];
     for (i, h) in hosts.iter().enumerate() {
         let frames_read = d.frames.iter().filter(|f| f.1[i].is_some()).count();
         let found = onsets(&d.audio, d.audio_rate, d.audio_t0, h.beep_hz, 0.02, 0.3);
         let mut offs = Vec::new();
+        let mut caps = Vec::new();
         for t in found {
             // The frame shown nearest before/after the onset tells the capture second.
             let near = first_shown[i]
@@ -330,6 +388,7 @@ pub fn analyze_decoded(d: &Decoded, hosts: &[HostRegion]) -> SyncReport {
             if let Some((ms, v)) = near {
                 if (v - t).abs() < 0.4 {
                     offs.push((t - v) * 1e3);
+                    caps.push(*ms);
                     beeps[i].insert(*ms, t);
                 }
             }
@@ -339,10 +398,23 @@ pub fn analyze_decoded(d: &Decoded, hosts: &[HostRegion]) -> SyncReport {
             name: h.name.clone(),
             frames_read,
             beeps: n,
-            av_mean_ms: if n > 0 { offs.iter().sum::<f64>() / n as f64 } else { 0.0 },
-            av_min_ms: offs.iter().copied().fold(f64::INFINITY, f64::min).min(f64::MAX),
-            av_max_ms: offs.iter().copied().fold(f64::NEG_INFINITY, f64::max).max(f64::MIN),
+            av_mean_ms: if n > 0 {
+                offs.iter().sum::<f64>() / n as f64
+            } else {
+                0.0
+            },
+            av_min_ms: offs
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min)
+                .min(f64::MAX),
+            av_max_ms: offs
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max)
+                .max(f64::MIN),
             av_offsets_ms: offs,
+            beep_capture_ms: caps,
         });
     }
     // Across hosts: pictures.
@@ -354,10 +426,7 @@ pub fn analyze_decoded(d: &Decoded, hosts: &[HostRegion]) -> SyncReport {
         .collect();
     rep.frames_all_read = all.len();
     if !all.is_empty() && hosts.len() > 1 {
-        let same = all
-            .iter()
-            .filter(|s| s.iter().all(|v| *v == s[0]))
-            .count();
+        let same = all.iter().filter(|s| s.iter().all(|v| *v == s[0])).count();
         rep.same_instant_share = same as f64 / all.len() as f64;
         let skew: f64 = all
             .iter()
@@ -375,6 +444,7 @@ pub fn analyze_decoded(d: &Decoded, hosts: &[HostRegion]) -> SyncReport {
         for (ms, t) in other {
             if let Some(t0) = beeps[0].get(ms) {
                 diffs.push((t - t0) * 1e3);
+                rep.beep_skews_ms.push((*ms, (t - t0) * 1e3));
             }
         }
     }

@@ -96,7 +96,10 @@ mod tests {
         let h = StampedHost::new((200, 30, 30), 1000.0);
         let f = h.frame(Duration::from_millis(12_345)).unwrap();
         let (w, hh) = (f.image.width() as usize, f.image.height() as usize);
-        assert_eq!(read_strip(f.image.data(), w, hh, (0, 0, w, hh)), Some(12_345));
+        assert_eq!(
+            read_strip(f.image.data(), w, hh, (0, 0, w, hh)),
+            Some(12_345)
+        );
         let a = h.audio(Duration::from_millis(990), 960);
         // 10 ms of silence (480 frames × 2 channels), then the beep.
         assert!(a[..960].iter().all(|&s| s == 0.0));

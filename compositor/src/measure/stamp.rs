@@ -124,7 +124,9 @@ mod tests {
         // Flip one value block: parity refuses it.
         let bx = (4 + 7) * w / BLOCKS + 5;
         for r in 0..h / 8 {
-            y[r * w + bx..r * w + bx + w / BLOCKS - 10].iter_mut().for_each(|p| *p = 251 - *p);
+            y[r * w + bx..r * w + bx + w / BLOCKS - 10]
+                .iter_mut()
+                .for_each(|p| *p = 251 - *p);
         }
         assert_eq!(read_strip(&y, w, h, (0, 0, w, h)), None);
     }

@@ -87,6 +87,10 @@ pub struct SessionConfig {
     /// Timestamp alignment of inputs fed through [`super::SessionHandle::align`] (budget
     /// bounds, slew rate). `epoch_unix` None: taken from the wall clock at the first unit.
     pub align: crate::align::AlignConfig,
+    /// Audio is handed to the sink this much ahead of its video, to cancel a known delay of
+    /// the audio encoder that the container does not record (AAC priming: 1024 samples,
+    /// 21.3 ms at 48 kHz, when the muxer writes no edit list). 0..=1 s.
+    pub audio_lead: Duration,
 }
 
 impl SessionConfig {
@@ -104,6 +108,7 @@ impl SessionConfig {
             duration: None,
             scheduled: Vec::new(),
             align: crate::align::AlignConfig::default(),
+            audio_lead: Duration::ZERO,
         }
     }
 
@@ -142,6 +147,9 @@ impl SessionConfig {
             ));
         }
         self.align.validate().map_err(|e| e.to_string())?;
+        if self.audio_lead > Duration::from_secs(1) {
+            return Err("audio_lead must be <= 1 s".into());
+        }
         if self.stall_timeout.is_zero() || self.stall_timeout > Duration::from_secs(600) {
             return Err("stall_timeout must be > 0 and <= 600 s".into());
         }

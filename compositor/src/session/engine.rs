@@ -23,6 +23,8 @@ use crate::output::OutputSink;
 
 /// Mix tick length.
 pub const MIX_TICK: Duration = Duration::from_millis(10);
+/// Smoothing of a slot's video wait (per shown frame).
+const VIDEO_WAIT_ALPHA: f64 = 0.15;
 
 struct Slot {
     rx: Option<Receiver<InputMessage>>,
@@ -37,6 +39,12 @@ struct Slot {
     audio_fmt: Option<InputFormat>,
     /// Places the slot's audio by pts (created with the audio format).
     placer: Option<AudioPlacer>,
+    /// Mean wait (s) between a frame's pts and the tick that first shows it (the output
+    /// frame grid quantises video; the slot's audio is delayed by the same amount so lip
+    /// sync holds). None before the first frame.
+    video_wait: Option<f64>,
+    /// Consecutive frames whose wait was over half a frame from `video_wait`.
+    wait_outliers: u32,
 }
 
 struct SlotView<'a> {
@@ -79,6 +87,8 @@ pub(super) struct Engine {
     /// The plan drawn this tick, reused across ticks.
     plan: layouts::FramePlan,
     mix_errors: u64,
+    /// Half an output frame, s.
+    half_frame: f64,
 }
 
 impl Engine {
@@ -119,6 +129,7 @@ impl Engine {
                 regions: Vec::new(),
             },
             mix_errors: 0,
+            half_frame: 0.5 / cfg.fps.as_f64().max(1.0),
             cfg,
         };
         let mut senders = Vec::new();
@@ -177,6 +188,8 @@ impl Engine {
                 ended: false,
                 audio_fmt: None,
                 placer: None,
+                video_wait: None,
+                wait_outliers: 0,
             },
         );
         self.slot_ids.push(id.to_string());
@@ -438,7 +451,10 @@ impl Engine {
                     let dropped = p.push(a.pts, a.samples);
                     if dropped > 0 {
                         slot.counters.dropped.fetch_add(dropped, Ordering::Relaxed);
-                        warn!(input = id, dropped, "audio waiting past 2 s: dropping the oldest");
+                        warn!(
+                            input = id,
+                            dropped, "audio waiting past 2 s: dropping the oldest"
+                        );
                     }
                 }
             }
@@ -448,14 +464,18 @@ impl Engine {
     /// Hands each input's due audio to the mixer before the mix tick at `ta`: everything
     /// due before `ta` + the mixer's target depth, so the mixer's queue head is due at `ta`.
     fn release_audio(&mut self, ta: Duration) {
-        let target_ms = self.mixer.tuning().target_depth_ms.clamp(0.0, 1000.0);
-        let horizon = ta + Duration::from_micros((f64::from(target_ms) * 1000.0) as u64);
+        let target_s = f64::from(self.mixer.tuning().target_depth_ms.clamp(0.0, 1000.0)) / 1000.0;
+        let lead_s = self.audio_lead().as_secs_f64();
         for (id, slot) in &mut self.slots {
             let Some(p) = slot.placer.as_mut() else {
                 continue;
             };
+            // Release ahead by the mixer's and encoder's delays, and behind by the wait of
+            // the slot's video on the output frame grid, so sound and picture leave together.
+            let shift = slot.video_wait.unwrap_or(0.0).clamp(0.0, 1.0) - lead_s;
+            let horizon = ta + Duration::from_secs_f64(target_s);
             let before = p.counters();
-            let rel = p.release(ta, horizon, &mut self.release_buf);
+            let rel = p.release(ta, horizon, shift, &mut self.release_buf);
             let after = p.counters();
             if after != before {
                 let c = &slot.counters;
@@ -568,6 +588,27 @@ impl Engine {
                 newest = slot.queue.pop_front();
             }
             if let Some(f) = newest {
+                let wait = now.saturating_sub(f.pts).as_secs_f64();
+                // Smoothed (hosts at another frame rate wait a little more or less each
+                // frame), but restarted when the wait moved by over half a frame for a few
+                // frames in a row (the frame grid phase wrapped: budget or clock changes).
+                let half = self.half_frame;
+                slot.video_wait = Some(match slot.video_wait {
+                    Some(w) if (wait - w).abs() > half => {
+                        slot.wait_outliers += 1;
+                        if slot.wait_outliers >= 3 {
+                            slot.wait_outliers = 0;
+                            wait
+                        } else {
+                            w
+                        }
+                    }
+                    Some(w) => {
+                        slot.wait_outliers = 0;
+                        w + (wait - w) * VIDEO_WAIT_ALPHA
+                    }
+                    None => wait,
+                });
                 slot.current = Some((f, self.next_seq));
                 slot.shown_since = now;
                 self.next_seq += 1;
@@ -610,6 +651,15 @@ impl Engine {
             .media_ns
             .store(now.as_nanos() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// How far ahead of their playout time samples enter the mixer: its own output delay
+    /// (limiter look-ahead) plus the configured encoder delay.
+    fn audio_lead(&self) -> Duration {
+        let mix = Duration::from_secs_f64(
+            self.mixer.latency_frames() as f64 / f64::from(self.mixer.sample_rate().max(1)),
+        );
+        mix + self.cfg.audio_lead
     }
 
     fn audio_tick(&mut self, ta: Duration) -> Result<(), SessionError> {
@@ -671,7 +721,8 @@ impl Engine {
                         let target_ms = self.mixer.tuning().target_depth_ms.clamp(0.0, 1000.0);
                         let lookahead =
                             Duration::from_micros((f64::from(target_ms) * 1000.0) as u64);
-                        self.drain_until(ta + MIX_TICK + lookahead, false);
+                        let lead = self.audio_lead();
+                        self.drain_until(ta + MIX_TICK + lookahead + lead, false);
                     }
                 }
             }

@@ -30,7 +30,9 @@
 //!   mixer, before every mix tick `t`, exactly the samples due before `t + target depth`
 //!   (gaps become silence, overlaps are trimmed, past-due blocks dropped; all counted in
 //!   [`InputStats`]), so the mixer's queue head is the sample due at `t` and its drift
-//!   control holds that.
+//!   control holds that. A slot's audio is delayed by the mean wait of its video frames
+//!   between their pts and the tick that shows them (the output frame grid), so lip sync
+//!   survives the quantisation to output frames.
 //! - Alignment: sources with RTP timing call [`SessionHandle::align`] (one shared
 //!   [`crate::align::Aligner`] per session, behind a mutex) to get each unit's playout time;
 //!   its per-host figures appear in [`StatsSnapshot::align`].
@@ -61,7 +63,9 @@ pub use engine::MIX_TICK;
 pub use events::{EVENT_LOG_CAPACITY, EventLog, SessionEvent};
 pub use input::{InputClosed, InputCounters, InputMessage, InputSender, InputStats};
 
-use crate::align::{AlignConfig, AlignError, Aligner, HostAlignStats, MediaUnit, Playout, TrackKind};
+use crate::align::{
+    AlignConfig, AlignError, Aligner, HostAlignStats, MediaUnit, Playout, TrackKind,
+};
 use crate::gpu::{GpuContext, Renderer};
 use crate::output::{OutputSink, SinkStats};
 
