@@ -4,6 +4,8 @@
 //! analyzer then measures the file. A negative control stamps by arrival time instead and
 //! the analyzer must see the 80 ms skew.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

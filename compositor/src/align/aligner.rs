@@ -334,14 +334,14 @@ impl Host {
         }
         let ext = track.unwrap.unwrap(u.rtp_ts);
         track.abs = u.abs_capture_time.is_some();
-        if let Some(sr) = u.sender_report {
-            if track.anchor.is_none_or(|a| a.raw != (sr.ntp, sr.rtp_ts)) {
-                track.anchor = Some(Anchor {
-                    s: secs(sr.ntp) - base,
-                    ext: track.unwrap.peek(sr.rtp_ts),
-                    raw: (sr.ntp, sr.rtp_ts),
-                });
-            }
+        if let Some(sr) = u.sender_report
+            && track.anchor.is_none_or(|a| a.raw != (sr.ntp, sr.rtp_ts))
+        {
+            track.anchor = Some(Anchor {
+                s: secs(sr.ntp) - base,
+                ext: track.unwrap.peek(sr.rtp_ts),
+                raw: (sr.ntp, sr.rtp_ts),
+            });
         }
         // Feed the estimators.
         track.local.push(t, t - ext as f64 / rate);

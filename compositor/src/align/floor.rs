@@ -44,11 +44,11 @@ pub struct TransitFloor {
 impl TransitFloor {
     /// Adds one observation: arrival time `t` (s) and transit `x` (s).
     pub fn push(&mut self, t: f64, x: f64) {
-        if let Some((lt, lx)) = self.last {
-            if t >= lt {
-                // RFC 3550 §6.4.1 (transit difference of consecutive arrivals).
-                self.jitter += ((x - lx).abs() - self.jitter) / 16.0;
-            }
+        if let Some((lt, lx)) = self.last
+            && t >= lt
+        {
+            // RFC 3550 §6.4.1 (transit difference of consecutive arrivals).
+            self.jitter += ((x - lx).abs() - self.jitter) / 16.0;
         }
         self.last = Some((t, x));
         self.all_min = Some(self.all_min.map_or(x, |m| m.min(x)));

@@ -12,6 +12,7 @@
 //!   samples are all before the release cursor (arrived after its playout time) is dropped.
 //! - A timeline that ran dry (cursor before `now`) restarts at `now`: leading silence up to
 //!   the first due sample, so the mixer starts it on time.
+//!
 //! Differences within [`TOLERANCE`] are ignored: the stream stays sample-continuous, so the
 //! mixer's queue depth moves by exactly what is released and its drift control sees no
 //! false error; a discrepancy is corrected once it exceeds the tolerance.

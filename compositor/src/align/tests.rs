@@ -136,7 +136,7 @@ fn run(al: &mut Aligner, tracks: &[(&str, Sim)], t0: f64, t1: f64, seed: u64) ->
             units.push((i, t, sim.unit(t, &mut noise)));
         }
     }
-    units.sort_by(|a, b| a.2.arrival.cmp(&b.2.arrival));
+    units.sort_by_key(|u| u.2.arrival);
     let mut outs = vec![Vec::new(); tracks.len()];
     for (i, t, u) in units {
         let (host, sim) = &tracks[i];

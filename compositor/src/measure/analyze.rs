@@ -217,10 +217,10 @@ fn decode(file: &Path, hosts: &[HostRegion], timeout: Duration) -> Result<Decode
             } else {
                 return;
             };
-            if let Some(sink) = target.static_pad("sink") {
-                if !sink.is_linked() {
-                    let _ = pad.link(&sink);
-                }
+            if let Some(sink) = target.static_pad("sink")
+                && !sink.is_linked()
+            {
+                let _ = pad.link(&sink);
             }
         });
     }
@@ -229,10 +229,10 @@ fn decode(file: &Path, hosts: &[HostRegion], timeout: Duration) -> Result<Decode
         let (vbin, abin) = (vbin.clone(), abin.clone());
         dec.connect_no_more_pads(move |_| {
             for bin in [&vbin, &abin] {
-                if let Some(sink) = bin.static_pad("sink") {
-                    if !sink.is_linked() {
-                        let _ = sink.send_event(gst::event::Eos::new());
-                    }
+                if let Some(sink) = bin.static_pad("sink")
+                    && !sink.is_linked()
+                {
+                    let _ = sink.send_event(gst::event::Eos::new());
                 }
             }
         });
@@ -385,12 +385,12 @@ pub fn analyze_decoded(d: &Decoded, hosts: &[HostRegion]) -> SyncReport {
                 .iter()
                 .filter(|(ms, _)| *ms % 1000 == 0)
                 .min_by(|a, b| (a.1 - t).abs().total_cmp(&(b.1 - t).abs()));
-            if let Some((ms, v)) = near {
-                if (v - t).abs() < 0.4 {
-                    offs.push((t - v) * 1e3);
-                    caps.push(*ms);
-                    beeps[i].insert(*ms, t);
-                }
+            if let Some((ms, v)) = near
+                && (v - t).abs() < 0.4
+            {
+                offs.push((t - v) * 1e3);
+                caps.push(*ms);
+                beeps[i].insert(*ms, t);
             }
         }
         let n = offs.len();
