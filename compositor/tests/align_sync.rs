@@ -279,7 +279,43 @@ fn aligned_hosts_are_in_lip_sync_and_in_step_on_the_output() {
             jitter: 0.020,
         },
     ];
-    let (rep, al, stats) = run_session(&nets, true, &dir.0.join("aligned.mp4"));
+    let mp4 = dir.0.join("aligned.mp4");
+    let (rep, al, stats) = run_session(&nets, true, &mp4);
+    // The command gives the same figures.
+    let hosts: Vec<String> = regions(&[
+        StampedHost::new((200, 40, 40), 1000.0),
+        StampedHost::new((40, 40, 200), 1500.0),
+    ])
+    .iter()
+    .map(|r| {
+        let (x, y, w, h) = r.rect;
+        format!("{}:{x},{y},{w},{h}:{}", r.name, r.beep_hz)
+    })
+    .collect();
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_compositor"))
+        .arg("analyze")
+        .arg(&mp4)
+        .args(["--host", &hosts[0], "--host", &hosts[1], "--json"])
+        .output()
+        .unwrap();
+    assert!(cli.status.success(), "{cli:?}");
+    let v: serde_json::Value = serde_json::from_slice(&cli.stdout).unwrap();
+    assert_eq!(
+        v["same_instant_share"].as_f64(),
+        Some(rep.same_instant_share)
+    );
+    assert_eq!(
+        v["hosts"][1]["beeps"].as_u64(),
+        Some(rep.hosts[1].beeps as u64)
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_compositor"))
+        .arg("analyze")
+        .arg(&mp4)
+        .args(["--host", "a:0,0,0,360:1000"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("non-empty rectangle"));
     assert!(rep.frames >= 295, "{rep:?}");
     for h in &rep.hosts {
         eprintln!("{}: {:?}", h.name, h.av_offsets_ms);
@@ -287,15 +323,17 @@ fn aligned_hosts_are_in_lip_sync_and_in_step_on_the_output() {
     for h in &rep.hosts {
         assert!(h.frames_read >= 280, "{h:?}");
         assert!(h.beeps >= 8, "{h:?}");
-        // Warm-up: until the first audio sender report (3 s) B's audio is placed by arrival
-        // and converges at the 1 % slew rate (see the report); from then on all in sync.
+        // The beep at capture 0 is B's very first audio unit: it arrives before any sender
+        // information of its host, so it is placed by arrival with an unknown network delay
+        // (about 100 ms late). Every later beep must be in sync, including those before the
+        // first audio sender report (3 s), which are placed through the host's video clock.
         let settled = h
             .beep_capture_ms
             .iter()
             .zip(&h.av_offsets_ms)
-            .filter(|(ms, _)| **ms >= 3000)
+            .filter(|(ms, _)| **ms >= 1000)
             .map(|(_, o)| *o);
-        assert!(settled.clone().count() >= 6, "{h:?}");
+        assert!(settled.clone().count() >= 8, "{h:?}");
         for o in settled {
             // EBU R37 production: sound at most 5 ms early, 15 ms late.
             assert!(
@@ -311,10 +349,10 @@ fn aligned_hosts_are_in_lip_sync_and_in_step_on_the_output() {
     let settled: Vec<f64> = rep
         .beep_skews_ms
         .iter()
-        .filter(|(ms, _)| *ms >= 3000)
+        .filter(|(ms, _)| *ms >= 1000)
         .map(|(_, d)| *d)
         .collect();
-    assert!(settled.len() >= 6, "{rep:?}");
+    assert!(settled.len() >= 8, "{rep:?}");
     assert!(settled.iter().all(|d| d.abs() <= 5.0), "{rep:?}");
     // The figures the stats API shows for B: its delay and jitter, the budget covering them.
     let b = al.stats("b").unwrap();

@@ -45,6 +45,9 @@ struct Track {
     /// (arrival, raw sender time) of the newest unit, for continuity across a new SSRC.
     last: Option<(f64, f64)>,
     last_arrival: Option<f64>,
+    /// Playout time (s, before budget) of the track's first unit: until arrivals reach it,
+    /// nothing of the track has been played and mapping changes apply at once.
+    first_playout: Option<f64>,
 }
 
 impl Track {
@@ -383,6 +386,17 @@ impl Host {
         }
         let dt = track.last_arrival.map_or(0.0, |la| t - la);
         track.correction = slew_toward(track.correction, 0.0, cfg.slew_rate, dt);
+        // Nothing of this track has been played yet: no need to slew.
+        let budget_floor = secs(cfg.min_budget);
+        if track
+            .first_playout
+            .is_none_or(|fp| t < fp + offset + budget_floor)
+        {
+            track.correction = 0.0;
+        }
+        if track.first_playout.is_none() {
+            track.first_playout = Some(after);
+        }
         if track.last_arrival.is_none_or(|la| t >= la) {
             track.last_arrival = Some(t);
             track.last = Some((t, after + track.correction));
