@@ -4,8 +4,8 @@
 //! - [`I420Frame`] is planar 8-bit Y, U, V stored tightly in one `Vec<u8>`: Y is `w*h`, U and V
 //!   are `cw*ch` each with `cw = ceil(w/2)`, `ch = ceil(h/2)`. No row padding.
 //! - Timestamps ([`VideoFrame::pts`], [`AudioBlock::pts`]) are `Duration`s on the session clock
-//!   (0 = the session's first output tick). Until timestamp alignment lands, sources stamp
-//!   frames with the session time at which they should be shown.
+//!   (0 = the session's first output tick): the time at which they should be shown/heard
+//!   (network sources get it from [`crate::session::SessionHandle::align`]).
 //! - Ownership: a source allocates a frame and gives it away by value through its input
 //!   channel; the session keeps the newest one per input slot and the renderer only borrows it.
 //!   The session owns the output frame the renderer writes into and reuses it every tick.

@@ -386,3 +386,55 @@ fn without_alignment_the_analyzer_sees_the_80_ms_skew() {
     assert!(rep.beep_pairs >= 8, "{rep:?}");
     assert!((60.0..=100.0).contains(&rep.beep_skew_mean_ms), "{rep:?}");
 }
+
+#[test]
+fn session_handle_aligns_units_on_the_wall_clock_and_publishes_figures() {
+    let cfg = SessionConfig {
+        canvas: CANVAS,
+        initial_inputs: vec!["a".into(), "b".into()],
+        duration: Some(Duration::from_secs(2)),
+        ..SessionConfig::new(scene())
+    };
+    let gpu = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
+    let session =
+        Session::start(cfg, gpu, Box::new(compositor::output::NullSink::default())).unwrap();
+    let handle = session.handle();
+    // A frame captured 5 ms ago by a sender whose NTP clock is the wall clock.
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let arrival = handle.session_time(std::time::Instant::now());
+    let unit = MediaUnit {
+        ssrc: 7,
+        rtp_ts: 90_000,
+        clock_rate: 90_000,
+        arrival,
+        sender_report: Some(SenderReport {
+            ntp: now_unix - Duration::from_millis(5),
+            rtp_ts: 90_000,
+        }),
+        abs_capture_time: None,
+    };
+    let p = handle.align("a", TrackKind::Video, &unit).unwrap();
+    // Capture (5 ms before arrival) + the initial 100 ms budget.
+    let ahead = p.pts.as_secs_f64() - arrival.as_secs_f64();
+    assert!((0.092..=0.098).contains(&ahead), "{ahead}");
+    assert!(!p.late);
+    let st = handle.stats();
+    let (id, a) = &st.align[0];
+    assert_eq!(id, "a");
+    assert!(
+        a.trusted_clock && a.video_on_sender_clock && a.units == 1,
+        "{a:?}"
+    );
+    assert!((a.transit_offset_ms - 5.0).abs() < 3.0, "{a:?}");
+    // Bad input is refused and counts nothing.
+    let bad = MediaUnit {
+        clock_rate: 0,
+        ..unit
+    };
+    assert!(handle.align("a", TrackKind::Video, &bad).is_err());
+    assert_eq!(handle.stats().align[0].1.units, 1);
+    handle.stop();
+    session.join().unwrap();
+}
