@@ -2,8 +2,9 @@
 //!
 //! Rooms: [`frame`] (raw media buffers), [`gpu`] (wgpu renderer), [`output`] (GStreamer
 //! encoding and muxing), [`session`] (the engine: output clock, input slots, commands),
-//! [`synthetic`] (test hosts), [`demo`] and [`bench`] (the CLI's jobs). WHIP ingest, alignment
-//! and the gRPC server plug into [`session`] (see its module doc).
+//! [`synthetic`] (test hosts), [`align`] (sans-IO timestamp alignment), [`measure`] (sync
+//! measurement: stamped hosts and the analyzer), [`demo`] and [`bench`] (the CLI's jobs). WHIP
+//! ingest and the gRPC server plug into [`session`] (see its module doc).
 
 pub mod align;
 pub mod bench;
