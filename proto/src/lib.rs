@@ -15,7 +15,8 @@ pub mod v1 {
 }
 
 /// The encoded `FileDescriptorSet` of `compositor.proto`, for server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("compositor_v1_descriptor");
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    tonic::include_file_descriptor_set!("compositor_v1_descriptor");
 
 /// Full gRPC name of the control service.
 pub const SERVICE_NAME: &str = "compositor.v1.Compositor";
