@@ -12,6 +12,7 @@ pub mod gpu;
 pub mod images;
 pub mod ingest;
 pub mod output;
+pub mod server;
 pub mod session;
 pub mod synthetic;
 pub mod testkit;
