@@ -4,6 +4,8 @@
 //! refusals with the exact status, state unchanged after each refusal, event order, the
 //! layout change visible in the pixels, reflection and bearer-token auth.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -14,12 +14,16 @@ use crate::output::{
 };
 use crate::session::{CommandError, EventLog};
 
+/// A session's sink (handed to the session) and the control of its outputs (kept by the
+/// manager).
+pub type SessionOutputs = (Box<dyn OutputSink>, Arc<dyn OutputControl>);
+
 /// Builds a session's sink and output control. `events` is the session's event log (outputs
 /// report connected/failed/reconnecting into it).
 pub fn build(
     session_id: &str,
     events: Arc<EventLog>,
-) -> Result<(Box<dyn OutputSink>, Arc<dyn OutputControl>), CommandError> {
+) -> Result<SessionOutputs, CommandError> {
     let _ = (session_id, events);
     Ok((Box::new(NullSink::default()), Arc::new(Unavailable)))
 }
