@@ -1,4 +1,5 @@
-//! The `compositor` command: `demo` (the one-command showcase) and `bench render`.
+//! The `compositor` command: `serve` (the server: gRPC control + HTTP), `ctl` (every RPC from a
+//! terminal), `demo` (the one-command showcase) and `bench render`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use compositor::bench::{RenderBenchOptions, run_render};
 use compositor::demo::{DemoOptions, run as run_demo};
 use compositor::gpu::AdapterChoice;
 use compositor::output::{EncoderKind, EncoderSettings};
+use compositor::server::config::{FlagOverrides, ServeConfig};
 use compositor::session::Fps;
 use layouts::Size;
 
@@ -59,6 +61,28 @@ enum Cmd {
         /// x264 speed preset.
         #[arg(long, default_value = "veryfast")]
         preset: String,
+    },
+    /// Run the server: gRPC control API, HTTP (metrics, WHIP), sessions on the GPU.
+    Serve {
+        /// TOML config file (see compositor::server::config for the keys).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// gRPC listen address (overrides config and COMPOSITOR_GRPC_BIND).
+        #[arg(long)]
+        grpc_bind: Option<String>,
+        /// HTTP listen address (overrides config and COMPOSITOR_HTTP_BIND).
+        #[arg(long)]
+        http_bind: Option<String>,
+        /// Accepted bearer token (repeatable; overrides config and COMPOSITOR_GRPC_TOKENS).
+        #[arg(long = "token")]
+        tokens: Vec<String>,
+    },
+    /// Call the gRPC control API (replies as JSON).
+    Ctl {
+        #[command(flatten)]
+        conn: compositor::ctl::CtlConn,
+        #[command(subcommand)]
+        cmd: compositor::ctl::CtlCmd,
     },
     /// Benchmarks.
     Bench {
@@ -159,6 +183,29 @@ fn real_main() -> anyhow::Result<()> {
             };
             run_demo(&opts)?;
         }
+        Some(Cmd::Serve {
+            config,
+            grpc_bind,
+            http_bind,
+            tokens,
+        }) => {
+            let text = match &config {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .map_err(|e| anyhow::anyhow!("--config {}: {e}", p.display()))?,
+                ),
+                None => None,
+            };
+            let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+            let flags = FlagOverrides {
+                grpc_bind,
+                http_bind,
+                tokens,
+            };
+            let cfg = ServeConfig::from_sources(text.as_deref(), &env, &flags)?;
+            compositor::server::run::serve(cfg, adapter)?;
+        }
+        Some(Cmd::Ctl { conn, cmd }) => compositor::ctl::run(conn, cmd)?,
         Some(Cmd::Bench {
             what:
                 BenchCmd::Render {

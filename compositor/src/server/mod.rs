@@ -11,6 +11,8 @@
 //! - `preview.rs`: the sink wrapper behind `GetFrame`.
 //! - `convert.rs`: engine values -> proto messages.
 //! - `metrics.rs`: Prometheus text of every session.
+//! - `config.rs`: `compositor serve` settings (TOML, env, flags); `run.rs`: the runtime,
+//!   listeners (gRPC, and THE HTTP router) and SIGINT/SIGTERM handling.
 //!
 //! Time: output times are `Duration`s on each session's clock; the proto carries whole ms.
 //! Threads: manager methods run on tokio's blocking pool (gRPC) or the WHIP endpoint's
@@ -18,10 +20,12 @@
 //! output time holding no lock.
 
 mod backend;
+pub mod config;
 mod convert;
 mod manager;
 pub mod metrics;
 pub mod outputs;
 pub mod preview;
+pub mod run;
 
 pub use manager::{ManagerSettings, SessionManager};

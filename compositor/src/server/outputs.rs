@@ -20,10 +20,7 @@ pub type SessionOutputs = (Box<dyn OutputSink>, Arc<dyn OutputControl>);
 
 /// Builds a session's sink and output control. `events` is the session's event log (outputs
 /// report connected/failed/reconnecting into it).
-pub fn build(
-    session_id: &str,
-    events: Arc<EventLog>,
-) -> Result<SessionOutputs, CommandError> {
+pub fn build(session_id: &str, events: Arc<EventLog>) -> Result<SessionOutputs, CommandError> {
     let _ = (session_id, events);
     Ok((Box::new(NullSink::default()), Arc::new(Unavailable)))
 }
