@@ -1413,3 +1413,77 @@ async fn wrong_or_missing_token_is_unauthenticated_and_changes_nothing() {
     );
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spotlight_follows_the_active_speaker() {
+    let server = Server::start().await;
+    let mut c = server.client().await;
+    c.create_session(small("sp")).await.unwrap();
+    for id in ["a", "b", "c"] {
+        c.add_input(pb::AddInputRequest {
+            session_id: "sp".into(),
+            input_id: id.into(),
+            label: String::new(),
+        })
+        .await
+        .unwrap();
+    }
+    let spot = |others: &[&str], follow: bool| pb::Layout {
+        kind: Some(pb::layout::Kind::Spotlight(pb::SpotlightLayout {
+            main_input_id: "a".into(),
+            other_input_ids: others.iter().map(|s| s.to_string()).collect(),
+            strip: 0,
+            strip_fraction: None,
+            follow_active_speaker: follow,
+        })),
+        ..Default::default()
+    };
+    refused(
+        c.set_layout(set_layout("sp", spot(&[], true))).await,
+        Code::InvalidArgument,
+        "layout.spotlight.follow_active_speaker: needs at least one other input",
+    );
+    c.set_layout(set_layout("sp", spot(&["b", "c"], true)))
+        .await
+        .unwrap();
+    // The mixer reports "c" speaking (emitted here through the session handle).
+    let slot = server.manager.resolve("sp", "a").unwrap();
+    slot.session
+        .emit(compositor::session::SessionEvent::ActiveSpeakerChanged {
+            from: Some("a".into()),
+            to: Some("c".into()),
+            at: Duration::ZERO,
+        });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let s = session_state(&mut c, "sp").await;
+        if let Some(pb::layout::Kind::Spotlight(l)) = s.layout.unwrap().kind {
+            if l.main_input_id == "c" {
+                assert_eq!(l.other_input_ids, vec!["b".to_string(), "a".to_string()]);
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the spotlight did not follow the speaker"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Without follow, a speaker change leaves the layout alone.
+    c.set_layout(set_layout("sp", spot(&["b", "c"], false)))
+        .await
+        .unwrap();
+    slot.session
+        .emit(compositor::session::SessionEvent::ActiveSpeakerChanged {
+            from: Some("a".into()),
+            to: Some("b".into()),
+            at: Duration::ZERO,
+        });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let s = session_state(&mut c, "sp").await;
+    match s.layout.unwrap().kind {
+        Some(pb::layout::Kind::Spotlight(l)) => assert_eq!(l.main_input_id, "a"),
+        other => panic!("{other:?}"),
+    }
+    server.stop().await;
+}

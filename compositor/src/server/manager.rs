@@ -232,6 +232,11 @@ impl SessionManager {
                 ..req
             },
         });
+        if let Err(e) = super::speaker::spawn(&managed) {
+            return Err(BackendError::Internal(format!(
+                "cannot start the speaker follower: {e}"
+            )));
+        }
         map.insert(id.clone(), managed.clone());
         tracing::info!(session = %id, "session created");
         Ok(managed)

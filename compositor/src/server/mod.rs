@@ -10,6 +10,7 @@
 //!   mapping from gRPC output requests onto [`crate::output::OutputSpec`].
 //! - `preview.rs`: the sink wrapper behind `GetFrame`.
 //! - `convert.rs`: engine values -> proto messages.
+//! - `speaker.rs`: spotlight following the active speaker.
 //! - `metrics.rs`: Prometheus text of every session.
 //! - `config.rs`: `compositor serve` settings (TOML, env, flags); `run.rs`: the runtime,
 //!   listeners (gRPC, and THE HTTP router) and SIGINT/SIGTERM handling.
@@ -27,5 +28,6 @@ pub mod metrics;
 pub mod outputs;
 pub mod preview;
 pub mod run;
+pub mod speaker;
 
 pub use manager::{ManagerSettings, SessionManager};
