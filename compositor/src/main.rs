@@ -82,7 +82,7 @@ enum Cmd {
         #[command(flatten)]
         conn: compositor::ctl::CtlConn,
         #[command(subcommand)]
-        cmd: compositor::ctl::CtlCmd,
+        cmd: Box<compositor::ctl::CtlCmd>,
     },
     /// Benchmarks.
     Bench {
@@ -205,7 +205,7 @@ fn real_main() -> anyhow::Result<()> {
             let cfg = ServeConfig::from_sources(text.as_deref(), &env, &flags)?;
             compositor::server::run::serve(cfg, adapter)?;
         }
-        Some(Cmd::Ctl { conn, cmd }) => compositor::ctl::run(conn, cmd)?,
+        Some(Cmd::Ctl { conn, cmd }) => compositor::ctl::run(conn, *cmd)?,
         Some(Cmd::Bench {
             what:
                 BenchCmd::Render {

@@ -1457,11 +1457,11 @@ async fn spotlight_follows_the_active_speaker() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let s = session_state(&mut c, "sp").await;
-        if let Some(pb::layout::Kind::Spotlight(l)) = s.layout.unwrap().kind {
-            if l.main_input_id == "c" {
-                assert_eq!(l.other_input_ids, vec!["b".to_string(), "a".to_string()]);
-                break;
-            }
+        if let Some(pb::layout::Kind::Spotlight(l)) = s.layout.unwrap().kind
+            && l.main_input_id == "c"
+        {
+            assert_eq!(l.other_input_ids, vec!["b".to_string(), "a".to_string()]);
+            break;
         }
         assert!(
             Instant::now() < deadline,
