@@ -1487,3 +1487,86 @@ async fn spotlight_follows_the_active_speaker() {
     }
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_serves_the_api_to_a_client_trusting_the_certificate() {
+    let dir = std::env::temp_dir().join(format!("grpc-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let st = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .args([
+            "-addext",
+            "subjectAltName=DNS:localhost",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl (scripts/setup.sh installs it)");
+    assert!(st.success());
+    let cert_pem = std::fs::read(&cert).unwrap();
+    let key_pem = std::fs::read(&key).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let gpu = GpuContext::shared(AdapterChoice::Auto).unwrap();
+    let manager = Arc::new(SessionManager::new(gpu, ManagerSettings::default()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let backend: Arc<dyn control_api::ControlBackend> = manager.clone();
+    let opts = control_api::ServeOptions {
+        tokens: vec![TOKEN.into()],
+        tls: Some(control_api::TlsPem {
+            cert: cert_pem.clone(),
+            key: key_pem,
+        }),
+    };
+    let task = tokio::spawn(control_api::serve(listener, backend, opts, async {
+        let _ = rx.await;
+    }));
+    let tls = tonic::transport::ClientTlsConfig::new()
+        .ca_certificate(tonic::transport::Certificate::from_pem(cert_pem))
+        .domain_name("localhost");
+    let channel = Channel::from_shared(format!("https://localhost:{port}"))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut c = CompositorClient::with_interceptor(channel, Auth(Some(TOKEN.into())));
+    assert!(
+        c.list_sessions(pb::ListSessionsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .sessions
+            .is_empty()
+    );
+    // Plaintext to the TLS port does not get through.
+    let plain = Channel::from_shared(format!("http://127.0.0.1:{port}"))
+        .unwrap()
+        .connect()
+        .await;
+    if let Ok(ch) = plain {
+        let mut p = CompositorClient::with_interceptor(ch, Auth(Some(TOKEN.into())));
+        assert!(p.list_sessions(pb::ListSessionsRequest {}).await.is_err());
+    }
+    let _ = tx.send(());
+    task.await.unwrap().unwrap();
+}
