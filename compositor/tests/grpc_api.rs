@@ -999,6 +999,92 @@ async fn every_rpc_happy_paths_and_refusals() {
         "session \"zz\"",
     );
 
+    // Malformed ids are INVALID_ARGUMENT on every RPC that takes one.
+    refused(
+        c.get_stats(pb::GetStatsRequest {
+            session_id: String::new(),
+        })
+        .await,
+        Code::InvalidArgument,
+        "session_id: must not be empty",
+    );
+    refused(
+        c.list_outputs(pb::ListOutputsRequest {
+            session_id: "a b".into(),
+        })
+        .await,
+        Code::InvalidArgument,
+        "session_id: contains ' '",
+    );
+    refused(
+        c.remove_output(pb::RemoveOutputRequest {
+            session_id: "s1".into(),
+            output_id: String::new(),
+        })
+        .await,
+        Code::InvalidArgument,
+        "output_id: must not be empty",
+    );
+    refused(
+        c.remove_image(pb::RemoveImageRequest {
+            session_id: "s1".into(),
+            image_id: "x/y".into(),
+        })
+        .await,
+        Code::InvalidArgument,
+        "image_id: contains '/'",
+    );
+    refused(
+        c.remove_input(pb::RemoveInputRequest {
+            session_id: "s1".into(),
+            input_id: String::new(),
+        })
+        .await,
+        Code::InvalidArgument,
+        "input_id: must not be empty",
+    );
+    refused(
+        c.register_image(reg("", Some(Source::Data(png_bytes(2, 2, [0, 0, 0, 255])))))
+            .await,
+        Code::InvalidArgument,
+        "image_id: must not be empty",
+    );
+    refused(
+        c.watch_events(pb::WatchEventsRequest {
+            session_id: String::new(),
+            after_seq: 0,
+        })
+        .await,
+        Code::InvalidArgument,
+        "session_id: must not be empty",
+    );
+    refused(
+        c.get_frame(pb::GetFrameRequest {
+            session_id: "a:b".into(),
+            at_or_after_ms: None,
+        })
+        .await,
+        Code::InvalidArgument,
+        "session_id: contains ':'",
+    );
+    refused(
+        c.delete_session(pb::DeleteSessionRequest {
+            session_id: String::new(),
+        })
+        .await,
+        Code::InvalidArgument,
+        "session_id: must not be empty",
+    );
+    assert_eq!(
+        c.list_sessions(pb::ListSessionsRequest {})
+            .await
+            .unwrap()
+            .into_inner()
+            .sessions
+            .len(),
+        2
+    );
+
     // --- DeleteSession -----------------------------------------------------------------------
     let d = c
         .delete_session(pb::DeleteSessionRequest {
@@ -1209,6 +1295,16 @@ fn near(got: [f64; 3], want: [u8; 3], what: &str) {
     }
 }
 
+async fn late_ticks(c: &mut Client, session: &str) -> u64 {
+    c.get_stats(pb::GetStatsRequest {
+        session_id: session.into(),
+    })
+    .await
+    .unwrap()
+    .into_inner()
+    .late_ticks
+}
+
 async fn frame_at(c: &mut Client, session: &str, at_ms: u64) -> (u64, image::RgbImage) {
     let f = c
         .get_frame(pb::GetFrameRequest {
@@ -1265,6 +1361,7 @@ async fn layout_change_shows_in_the_rendered_frame() {
         }),
         ..Default::default()
     };
+    let late0 = late_ticks(&mut c, "px").await;
     let r = c
         .set_layout(set_layout("px", custom))
         .await
@@ -1272,11 +1369,15 @@ async fn layout_change_shows_in_the_rendered_frame() {
         .into_inner();
     // The first frame at the applied time already shows the new layout (within one frame).
     let (pts, img) = frame_at(&mut c, "px", r.applied_at_ms).await;
-    assert!(
-        pts < r.applied_at_ms + 67,
-        "frame {pts} ms is not the one at {} ms",
-        r.applied_at_ms
-    );
+    // (A real-time tick skipped because a loaded machine fell behind renders nothing, so
+    // the bound holds whenever no tick was skipped meanwhile.)
+    if late_ticks(&mut c, "px").await == late0 {
+        assert!(
+            pts < r.applied_at_ms + 67,
+            "frame {pts} ms is not the one at {} ms",
+            r.applied_at_ms
+        );
+    }
     near(patch(&img, 80, 90), PLACEHOLDER, "left after the cut");
     near(patch(&img, 240, 90), RED, "right after the cut");
 
@@ -1297,12 +1398,22 @@ async fn layout_change_shows_in_the_rendered_frame() {
         easing: pb::Easing::Linear as i32,
         bezier: None,
     });
+    let late0 = late_ticks(&mut c, "px").await;
     let r = c.set_layout(tr).await.unwrap().into_inner();
+    // Mid-transition the background is between red and blue (right edge: no item there yet).
+    let (mid, img) = frame_at(&mut c, "px", r.applied_at_ms + 200).await;
+    if mid < r.applied_at_ms + 360 {
+        let p = patch(&img, 300, 90);
+        assert!(
+            (50.0..180.0).contains(&p[0]) && (50.0..180.0).contains(&p[2]),
+            "mid-transition background at {mid} ms: {p:?}"
+        );
+    }
     let (pts, img) = frame_at(&mut c, "px", r.applied_at_ms + 400).await;
-    assert!(
-        pts >= r.applied_at_ms + 400 && pts < r.applied_at_ms + 400 + 67,
-        "{pts}"
-    );
+    assert!(pts >= r.applied_at_ms + 400, "{pts}");
+    if late_ticks(&mut c, "px").await == late0 {
+        assert!(pts < r.applied_at_ms + 400 + 67, "{pts}");
+    }
     // Grid of one 16:9 tile on a 320x180 canvas: the whole canvas is the input's placeholder.
     near(
         patch(&img, 80, 90),
