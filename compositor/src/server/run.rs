@@ -100,6 +100,12 @@ async fn serve_async(cfg: ServeConfig, adapter: AdapterChoice) -> anyhow::Result
         .with_context(|| format!("http.bind {}", cfg.http_bind))?;
     let grpc_addr = grpc.local_addr()?;
     let http_addr = http.local_addr()?;
+    if cfg.public_url.is_none() && http_addr.ip().is_unspecified() {
+        tracing::warn!(
+            http = %http_addr,
+            "http.public_url is not set: WHIP URLs will name {http_addr}, which hosts cannot reach; set http.public_url"
+        );
+    }
     let public = cfg
         .public_url
         .clone()
