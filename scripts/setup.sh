@@ -19,6 +19,8 @@ PKGS=(
   gstreamer1.0-nice chromium
   # Real distribution servers for the output tests: nginx RTMP ingest, SRT tools.
   nginx-light libnginx-mod-rtmp srt-tools
+  # Self-signed certificates for the gRPC TLS test.
+  openssl
 )
 
 missing=()

@@ -8,6 +8,7 @@
 
 pub mod align;
 pub mod bench;
+pub mod ctl;
 pub mod demo;
 pub mod frame;
 pub mod gpu;
@@ -15,6 +16,7 @@ pub mod images;
 pub mod ingest;
 pub mod measure;
 pub mod output;
+pub mod server;
 pub mod session;
 pub mod synthetic;
 pub mod testkit;

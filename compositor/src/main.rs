@@ -1,5 +1,6 @@
-//! The `compositor` command: `demo` (the one-command showcase), `analyze` (sync measurement
-//! of a recording) and `bench render`.
+//! The `compositor` command: `serve` (the server: gRPC control + HTTP), `ctl` (every RPC from a
+//! terminal), `demo` (the one-command showcase), `analyze` (sync measurement of a recording)
+//! and `bench`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,6 +12,7 @@ use compositor::demo::{DemoOptions, run as run_demo};
 use compositor::gpu::AdapterChoice;
 use compositor::measure::{HostRegion, analyze_file};
 use compositor::output::{EncoderKind, EncoderSettings};
+use compositor::server::config::{FlagOverrides, ServeConfig};
 use compositor::session::Fps;
 use layouts::Size;
 
@@ -79,6 +81,27 @@ enum Cmd {
         /// Give up decoding after this many seconds.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+    /// Run the server: gRPC control API, HTTP (metrics, WHIP), sessions on the GPU.
+    Serve {
+        /// TOML config file (see compositor::server::config for the keys).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// gRPC listen address (overrides config and COMPOSITOR_GRPC_BIND).
+        #[arg(long)]
+        grpc_bind: Option<String>,
+        /// HTTP listen address (overrides config and COMPOSITOR_HTTP_BIND).
+        #[arg(long)]
+        http_bind: Option<String>,
+        /// Accepted bearer token (repeatable; overrides config and COMPOSITOR_GRPC_TOKENS).
+        #[arg(long = "token")]
+        tokens: Vec<String>,
+    },
+    /// Call the gRPC control API (replies as JSON).
+    Ctl {
+        #[command(flatten)]
+        conn: compositor::ctl::CtlConn,
+        #[command(subcommand)]
+        cmd: Box<compositor::ctl::CtlCmd>,
     },
     /// Benchmarks.
     Bench {
@@ -197,6 +220,29 @@ fn real_main() -> anyhow::Result<()> {
                 print!("{}", report.human());
             }
         }
+        Some(Cmd::Serve {
+            config,
+            grpc_bind,
+            http_bind,
+            tokens,
+        }) => {
+            let text = match &config {
+                Some(p) => Some(
+                    std::fs::read_to_string(p)
+                        .map_err(|e| anyhow::anyhow!("--config {}: {e}", p.display()))?,
+                ),
+                None => None,
+            };
+            let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+            let flags = FlagOverrides {
+                grpc_bind,
+                http_bind,
+                tokens,
+            };
+            let cfg = ServeConfig::from_sources(text.as_deref(), &env, &flags)?;
+            compositor::server::run::serve(cfg, adapter)?;
+        }
+        Some(Cmd::Ctl { conn, cmd }) => compositor::ctl::run(conn, *cmd)?,
         Some(Cmd::Bench {
             what:
                 BenchCmd::Render {

@@ -199,6 +199,13 @@ pub fn plan(scene: &Scene, canvas: Size) -> Result<FramePlan, LayoutError> {
     Ok(crate::presets::build(scene, canvas))
 }
 
+/// Validates a transition alone (duration at most 10 000 ms; bezier x1, x2 in 0..=1, all
+/// finite), with the same messages [`LayoutEngine::set_scene`] gives, so a controller can
+/// refuse a request before it reaches the engine.
+pub fn check_transition(transition: &Transition) -> Result<(), LayoutError> {
+    crate::validate::transition(transition)
+}
+
 /// Blends two plans: `t` = 0 gives `from`, 1 gives `to` (already eased). Items matched by
 /// `key` move/resize/fade between their states; items only in `from` fade out, items only in
 /// `to` fade in. Rects stay even.

@@ -1,0 +1,324 @@
+//! Validation of `AddOutputRequest`: destination URLs (scheme, host), SRT address and
+//! ranges, HLS/MP4 paths and encoder settings, all checked before the backend sees the
+//! request. Pure, no IO (paths are not touched here; the output opens them).
+
+use std::path::PathBuf;
+
+use proto::v1 as pb;
+use tonic::Status;
+
+use crate::backend::{Codec, Encoder, Hardware, NewOutput, OutputTarget, SrtMode};
+use crate::check::{self, invalid};
+
+/// x264 speed presets.
+pub const PRESETS: [&str; 9] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+];
+/// H.264 profiles.
+pub const PROFILES: [&str; 3] = ["baseline", "main", "high"];
+
+/// Checks `url` has one of `schemes`, a non-empty host and no whitespace or control chars.
+fn url(field: &str, value: &str, schemes: &[&str]) -> Result<(), Status> {
+    if value.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    check::text(field, value, 2048)?;
+    if value.chars().any(char::is_whitespace) {
+        return Err(invalid(field, "must not contain spaces"));
+    }
+    let Some((scheme, rest)) = value.split_once("://") else {
+        return Err(invalid(
+            field,
+            format!("must start with {}://", schemes.join(":// or ")),
+        ));
+    };
+    if !schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+        return Err(invalid(
+            field,
+            format!(
+                "scheme {scheme:?} is not allowed; use {}",
+                schemes.join(" or ")
+            ),
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.is_empty() || host.starts_with(':') {
+        return Err(invalid(field, "has no host"));
+    }
+    Ok(())
+}
+
+fn path(field: &str, value: &str) -> Result<PathBuf, Status> {
+    if value.is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    check::text(field, value, 4096)?;
+    let p = PathBuf::from(value);
+    if !p.is_absolute() {
+        return Err(invalid(field, "must be an absolute path on the server"));
+    }
+    if p.components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(invalid(field, "must not contain '..'"));
+    }
+    Ok(p)
+}
+
+fn srt_address(field: &str, value: &str, mode: SrtMode) -> Result<(), Status> {
+    check::text(field, value, 512)?;
+    let Some((host, port)) = value.rsplit_once(':') else {
+        return Err(invalid(field, "must be host:port"));
+    };
+    match port.parse::<u32>() {
+        Ok(p) if (1..=65535).contains(&p) => {}
+        _ => {
+            return Err(invalid(
+                field,
+                format!("port {port:?} is out of range 1..=65535"),
+            ));
+        }
+    }
+    if host.is_empty() && mode == SrtMode::Caller {
+        return Err(invalid(field, "a caller needs a host"));
+    }
+    Ok(())
+}
+
+fn target(t: Option<&pb::add_output_request::Target>) -> Result<OutputTarget, Status> {
+    use pb::add_output_request::Target;
+    match t {
+        None => Err(invalid(
+            "target",
+            "is required: one of rtmp, srt, hls, mp4, whip",
+        )),
+        Some(Target::Rtmp(r)) => {
+            url("rtmp.url", &r.url, &["rtmp", "rtmps"])?;
+            check::text("rtmp.stream_key", &r.stream_key, 1024)?;
+            Ok(OutputTarget::Rtmp {
+                url: r.url.clone(),
+                stream_key: r.stream_key.clone(),
+            })
+        }
+        Some(Target::Srt(s)) => {
+            let mode = match pb::SrtMode::try_from(s.mode) {
+                Ok(pb::SrtMode::Unspecified | pb::SrtMode::Caller) => SrtMode::Caller,
+                Ok(pb::SrtMode::Listener) => SrtMode::Listener,
+                Err(_) => return Err(invalid("srt.mode", format!("unknown value {}", s.mode))),
+            };
+            srt_address("srt.address", &s.address, mode)?;
+            let latency_ms =
+                check::range_u32("srt.latency_ms", check::or(s.latency_ms, 120), 20, 8000)?;
+            let passphrase = if s.passphrase.is_empty() {
+                None
+            } else {
+                if !(10..=79).contains(&s.passphrase.len()) {
+                    return Err(invalid(
+                        "srt.passphrase",
+                        format!("is {} bytes; must be 10..=79", s.passphrase.len()),
+                    ));
+                }
+                check::text("srt.passphrase", &s.passphrase, 79)?;
+                Some(s.passphrase.clone())
+            };
+            Ok(OutputTarget::Srt {
+                address: s.address.clone(),
+                mode,
+                latency_ms,
+                passphrase,
+            })
+        }
+        Some(Target::Hls(h)) => {
+            let seg = if h.segment_secs == 0.0 {
+                2.0
+            } else {
+                h.segment_secs
+            };
+            Ok(OutputTarget::Hls {
+                dir: path("hls.dir", &h.dir)?,
+                segment_secs: check::range_f32("hls.segment_secs", seg, 0.5, 30.0)?,
+                playlist_size: check::range_u32(
+                    "hls.playlist_size",
+                    check::or(h.playlist_size, 6),
+                    1,
+                    100,
+                )?,
+            })
+        }
+        Some(Target::Mp4(m)) => Ok(OutputTarget::Mp4 {
+            path: path("mp4.path", &m.path)?,
+        }),
+        Some(Target::Whip(w)) => {
+            url("whip.url", &w.url, &["http", "https"])?;
+            check::text("whip.token", &w.token, 4096)?;
+            Ok(OutputTarget::Whip {
+                url: w.url.clone(),
+                token: (!w.token.is_empty()).then(|| w.token.clone()),
+            })
+        }
+    }
+}
+
+/// Validates encoder settings and fills in defaults.
+pub fn encoder(e: &pb::EncoderSettings, target: &OutputTarget) -> Result<Encoder, Status> {
+    let codec = match pb::VideoCodec::try_from(e.codec) {
+        Ok(pb::VideoCodec::Unspecified | pb::VideoCodec::H264) => Codec::H264,
+        Ok(pb::VideoCodec::Vp8) => Codec::Vp8,
+        Err(_) => {
+            return Err(invalid(
+                "encoder.codec",
+                format!("unknown value {}", e.codec),
+            ));
+        }
+    };
+    if codec == Codec::Vp8 && !matches!(target, OutputTarget::Whip { .. }) {
+        return Err(invalid(
+            "encoder.codec",
+            "VP8 is only for WHIP outputs (RTMP, SRT, HLS and MP4 carry H.264)",
+        ));
+    }
+    let hardware = match pb::Hardware::try_from(e.hardware) {
+        Ok(pb::Hardware::Unspecified | pb::Hardware::Auto) => Hardware::Auto,
+        Ok(pb::Hardware::Force) => Hardware::Force,
+        Ok(pb::Hardware::Forbid) => Hardware::Forbid,
+        Err(_) => {
+            return Err(invalid(
+                "encoder.hardware",
+                format!("unknown value {}", e.hardware),
+            ));
+        }
+    };
+    let profile = match (codec, e.profile.as_str()) {
+        (Codec::Vp8, "") => None,
+        (Codec::Vp8, _) => return Err(invalid("encoder.profile", "must be empty for VP8")),
+        (Codec::H264, "") => Some("high".to_owned()),
+        (Codec::H264, p) if PROFILES.contains(&p) => Some(p.to_owned()),
+        (Codec::H264, p) => {
+            return Err(invalid(
+                "encoder.profile",
+                format!("{p:?} is not one of {}", PROFILES.join(", ")),
+            ));
+        }
+    };
+    let preset = if e.preset.is_empty() {
+        "veryfast"
+    } else {
+        e.preset.as_str()
+    };
+    if !PRESETS.contains(&preset) {
+        return Err(invalid(
+            "encoder.preset",
+            format!("{preset:?} is not one of {}", PRESETS.join(", ")),
+        ));
+    }
+    Ok(Encoder {
+        codec,
+        hardware,
+        video_kbps: check::range_u32(
+            "encoder.video_kbps",
+            check::or(e.video_kbps, 4000),
+            100,
+            50_000,
+        )?,
+        keyframe_interval: check::range_u32(
+            "encoder.keyframe_interval",
+            check::or(e.keyframe_interval, 60),
+            1,
+            600,
+        )?,
+        profile,
+        preset: preset.to_owned(),
+        audio_bps: check::range_u32("encoder.audio_kbps", check::or(e.audio_kbps, 128), 32, 320)?
+            * 1000,
+    })
+}
+
+/// Validates a whole `AddOutputRequest` (ids included).
+pub fn new_output(r: &pb::AddOutputRequest) -> Result<NewOutput, Status> {
+    check::id("session_id", &r.session_id)?;
+    check::id("output_id", &r.output_id)?;
+    let target = target(r.target.as_ref())?;
+    let encoder = r
+        .encoder
+        .as_ref()
+        .map(|e| encoder(e, &target))
+        .transpose()?;
+    Ok(NewOutput {
+        id: r.output_id.clone(),
+        target,
+        encoder,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb::add_output_request::Target;
+
+    fn req(t: Target) -> pb::AddOutputRequest {
+        pb::AddOutputRequest {
+            session_id: "s".into(),
+            output_id: "o".into(),
+            target: Some(t),
+            encoder: None,
+        }
+    }
+
+    #[test]
+    fn urls_and_ranges() {
+        let ok = new_output(&req(Target::Rtmp(pb::RtmpTarget {
+            url: "rtmp://cdn.example/live".into(),
+            stream_key: "k".into(),
+        })));
+        assert!(ok.is_ok());
+        let e = new_output(&req(Target::Rtmp(pb::RtmpTarget {
+            url: "http://cdn.example/live".into(),
+            stream_key: "k".into(),
+        })))
+        .unwrap_err();
+        assert!(
+            e.message().starts_with("rtmp.url: scheme"),
+            "{}",
+            e.message()
+        );
+        let e = new_output(&req(Target::Srt(pb::SrtTarget {
+            address: "host:70000".into(),
+            ..Default::default()
+        })))
+        .unwrap_err();
+        assert!(e.message().contains("1..=65535"), "{}", e.message());
+        let e = new_output(&req(Target::Hls(pb::HlsTarget {
+            dir: "/tmp/x".into(),
+            segment_secs: f32::NAN,
+            playlist_size: 0,
+        })))
+        .unwrap_err();
+        assert_eq!(e.message(), "hls.segment_secs: must be a finite number");
+        let e = new_output(&req(Target::Mp4(pb::Mp4Target {
+            path: "rel.mp4".into(),
+        })))
+        .unwrap_err();
+        assert!(e.message().starts_with("mp4.path"), "{}", e.message());
+        let mut r = req(Target::Mp4(pb::Mp4Target {
+            path: "/tmp/a.mp4".into(),
+        }));
+        r.encoder = Some(pb::EncoderSettings {
+            video_kbps: 60_000,
+            ..Default::default()
+        });
+        let e = new_output(&r).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "encoder.video_kbps: 60000 is out of range 100..=50000"
+        );
+    }
+}
