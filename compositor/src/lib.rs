@@ -13,5 +13,6 @@ pub mod images;
 pub mod ingest;
 pub mod output;
 pub mod session;
+pub mod stream;
 pub mod synthetic;
 pub mod testkit;

@@ -1,4 +1,5 @@
-//! The `compositor` command: `demo` (the one-command showcase) and `bench render`.
+//! The `compositor` command: `demo` (the one-command showcase), `stream` (a live session to
+//! outputs) and `bench render`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +9,8 @@ use clap::{Parser, Subcommand};
 use compositor::bench::{RenderBenchOptions, run_render};
 use compositor::demo::{DemoOptions, run as run_demo};
 use compositor::gpu::AdapterChoice;
-use compositor::output::{EncoderKind, EncoderSettings};
+use compositor::output::{EncoderKind, EncoderSettings, OutputSpec};
+use compositor::stream::{LiveOptions, run as run_stream};
 use compositor::session::Fps;
 use layouts::Size;
 
@@ -59,6 +61,34 @@ enum Cmd {
         /// x264 speed preset.
         #[arg(long, default_value = "veryfast")]
         preset: String,
+    },
+    /// Stream a real-time PK session of two synthetic hosts to outputs (RTMP, SRT, HLS, MP4).
+    Stream {
+        /// An output as JSON, e.g. '{"id":"rec","target":{"kind":"mp4","path":"rec.mp4"}}'
+        /// (repeatable; fields as in the gRPC AddOutput request).
+        #[arg(long = "output", required = true)]
+        outputs: Vec<String>,
+        /// Length in seconds (0: until stopped or killed).
+        #[arg(long, default_value_t = 0.0)]
+        duration: f64,
+        /// Canvas size WxH.
+        #[arg(long, default_value = "1280x720")]
+        size: String,
+        /// Frame rate (30 or 30000/1001).
+        #[arg(long, default_value = "30")]
+        fps: String,
+        /// H.264 encoder: auto, x264 or nvh264.
+        #[arg(long, default_value = "auto")]
+        encoder: String,
+        /// Video bitrate, kbit/s.
+        #[arg(long, default_value_t = 4000)]
+        bitrate: u32,
+        /// x264 speed preset.
+        #[arg(long, default_value = "veryfast")]
+        preset: String,
+        /// Keyframe interval, frames.
+        #[arg(long, default_value_t = 60)]
+        keyframe_interval: u32,
     },
     /// Benchmarks.
     Bench {
@@ -158,6 +188,46 @@ fn real_main() -> anyhow::Result<()> {
                 adapter,
             };
             run_demo(&opts)?;
+        }
+        Some(Cmd::Stream {
+            outputs,
+            duration,
+            size,
+            fps,
+            encoder,
+            bitrate,
+            preset,
+            keyframe_interval,
+        }) => {
+            if !(0.0..=86_400.0).contains(&duration) {
+                anyhow::bail!("--duration {duration}: must be 0..=86400 seconds");
+            }
+            let specs = outputs
+                .iter()
+                .map(|o| {
+                    serde_json::from_str::<OutputSpec>(o)
+                        .map_err(|e| anyhow::anyhow!("--output: not a valid output: {e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let opts = LiveOptions {
+                size: parse_size(&size).map_err(anyhow::Error::msg)?,
+                fps: fps.parse::<Fps>().map_err(anyhow::Error::msg)?,
+                duration: (duration > 0.0).then(|| Duration::from_secs_f64(duration)),
+                encoder: EncoderSettings {
+                    kind: encoder.parse().map_err(anyhow::Error::msg)?,
+                    video_kbps: bitrate,
+                    preset,
+                    keyframe_interval,
+                    ..EncoderSettings::default()
+                },
+                adapter,
+                host_size: None,
+            };
+            let report = run_stream(&opts, specs)?;
+            eprintln!(
+                "stream: {} frames, {} late ticks",
+                report.frames, report.late_ticks
+            );
         }
         Some(Cmd::Bench {
             what:

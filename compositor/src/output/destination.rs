@@ -1,6 +1,7 @@
 //! The per-output mux pipeline: encoded packets in through two `appsrc`s, one destination out.
 //!
 //! ```text
+//! (audio: appsrc(aac) ─ aacparse)
 //! RTMP: appsrc(h264) ─ h264parse ─ flvmux(streamable) ─ rtmp2sink      appsrc(aac) ─┘
 //! SRT:  appsrc(h264) ─ h264parse ─ mpegtsmux ─ srtsink(caller|listener)  appsrc(aac) ─┘
 //! HLS:  appsrc(h264) ─ h264parse ─ hlssink2.video                       appsrc(aac) ─ hlssink2.audio
@@ -76,8 +77,10 @@ pub(crate) fn build(target: &OutputTarget, name: &str) -> Result<DestPipeline, O
     let vparse = make("h264parse", None)?;
     let vq = make("queue", None)?;
     let aq = make("queue", None)?;
+    // Parsers give each branch definite caps, so muxer pads are picked by media type.
+    let aparse = make("aacparse", None)?;
     let v: Vec<gst::Element> = vec![vsrc.clone().upcast(), vq, vparse];
-    let a: Vec<gst::Element> = vec![asrc.clone().upcast(), aq];
+    let a: Vec<gst::Element> = vec![asrc.clone().upcast(), aq, aparse];
     add_chain(&pipeline, &v)?;
     add_chain(&pipeline, &a)?;
     let (vlast, alast) = (&v[v.len() - 1], &a[a.len() - 1]);

@@ -8,8 +8,8 @@
 //!
 //! Threads: the session thread pushes (never blocked: a full appsrc drops, counted); the
 //! appsinks' streaming threads fan out (a `gst::Buffer` is refcounted, so every output shares
-//! the same bytes). Timestamps: session clock (ns) as GStreamer pts, unchanged through the
-//! encoders; outputs rebase them. H.264 leaves as Annex B with SPS/PPS before each keyframe,
+//! the same bytes). Timestamps: session clock (ns) as GStreamer pts in; packets leave with
+//! running time (= session clock; encoder segment offsets removed); outputs rebase them. H.264 leaves as Annex B with SPS/PPS before each keyframe,
 //! so an output can start at any keyframe ([`Encode::request_keyframe`]).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -96,9 +96,20 @@ fn fan_out(sink: &gst_app::AppSink, kind: MediaKind, subs: &Subscribers) {
     let Ok(sample) = sink.pull_sample() else {
         return;
     };
-    let (Some(buffer), Some(caps)) = (sample.buffer_owned(), sample.caps_owned()) else {
+    let (Some(mut buffer), Some(caps)) = (sample.buffer_owned(), sample.caps_owned()) else {
         return;
     };
+    // Encoders may shift timestamps inside their segment (x264enc adds 1000 h so DTS can
+    // precede PTS): hand on running time, which is the session clock we pushed.
+    if let Some(seg) = sample
+        .segment()
+        .and_then(|s| s.downcast_ref::<gst::ClockTime>())
+    {
+        let (pts, dts) = (buffer.pts(), buffer.dts());
+        let b = buffer.make_mut();
+        b.set_pts(pts.and_then(|t| seg.to_running_time(t)));
+        b.set_dts(dts.and_then(|t| seg.to_running_time(t)));
+    }
     let keyframe =
         kind == MediaKind::Audio || !buffer.flags().contains(gst::BufferFlags::DELTA_UNIT);
     let packet = Packet {

@@ -111,6 +111,8 @@ pub(crate) fn run(shared: Arc<OutputShared>, encode: Arc<Encode>, backoff: Backo
                     retrying: retry,
                 });
                 if !retry {
+                    encode.unsubscribe(&shared.id);
+                    shared.queue.clear();
                     shared.set_state(OutputState::Failed { error });
                     return;
                 }
@@ -233,6 +235,7 @@ fn drive(shared: &OutputShared, encode: &Encode, dest: &DestPipeline, attempt: &
         }
         let off = *offset.get_or_insert_with(|| packet.buffer.pts().unwrap_or_default());
         let Some(buf) = rebased(&packet, off) else {
+            tracing::debug!(output = %shared.id, kind = ?packet.kind, pts = ?packet.buffer.pts(), offset = ?off, "packet before the start dropped");
             continue;
         };
         let (src, set) = match packet.kind {
