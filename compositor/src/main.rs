@@ -10,8 +10,8 @@ use compositor::bench::{RenderBenchOptions, run_render};
 use compositor::demo::{DemoOptions, run as run_demo};
 use compositor::gpu::AdapterChoice;
 use compositor::output::{EncoderKind, EncoderSettings, OutputSpec};
-use compositor::stream::{LiveOptions, run as run_stream};
 use compositor::session::Fps;
+use compositor::stream::{LiveOptions, run as run_stream};
 use layouts::Size;
 
 #[derive(Parser, Debug)]

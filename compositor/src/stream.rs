@@ -93,9 +93,9 @@ impl LiveSession {
         let mut session = Session::start_with_events(config, gpu, Box::new(hub), events.clone())?;
         let handle = session.handle();
         let host_size = opts.host_size.unwrap_or(opts.size);
-        let run_for = opts
-            .duration
-            .map_or(Duration::from_secs(24 * 3600), |d| d + Duration::from_millis(200));
+        let run_for = opts.duration.map_or(Duration::from_secs(24 * 3600), |d| {
+            d + Duration::from_millis(200)
+        });
         let mut feeders = Vec::new();
         for sender in session.take_inputs() {
             let (tint, tone) = if sender.id() == "host-a" {
@@ -145,14 +145,20 @@ pub fn run(opts: &LiveOptions, outputs: Vec<OutputSpec>) -> Result<SessionReport
             .outputs
             .add(spec)
             .map_err(|e| anyhow::anyhow!("output {id:?}: {e}"))?;
-        eprintln!("stream: output {} ({}) -> {}", info.id, info.kind, info.destination);
+        eprintln!(
+            "stream: output {} ({}) -> {}",
+            info.id, info.kind, info.destination
+        );
     }
     let mut seen = 0;
     while !live.handle.stats().ended {
         std::thread::sleep(Duration::from_millis(100));
         for (seq, ev) in live.events.since(seen) {
             seen = seq;
-            eprintln!("stream: event {}", serde_json::to_string(&ev).unwrap_or_default());
+            eprintln!(
+                "stream: event {}",
+                serde_json::to_string(&ev).unwrap_or_default()
+            );
         }
     }
     live.join()

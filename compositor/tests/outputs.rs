@@ -47,7 +47,10 @@ fn rtmp_to_nginx_reads_back_h264_aac_at_size_and_rate() {
     let dir = temp_dir("out_rtmp");
     let nginx = Nginx::start(&dir, free_port());
     let live = LiveSession::start(&live_options(Size::new(640, 360))).unwrap();
-    let info = live.outputs.add(rtmp("cdn", &nginx, "sk_live_secret")).unwrap();
+    let info = live
+        .outputs
+        .add(rtmp("cdn", &nginx, "sk_live_secret"))
+        .unwrap();
     assert_eq!(info.kind, "rtmp");
     assert!(!info.destination.contains("sk_live_secret"), "{info:?}");
     let (_, took) = wait_event(&live.events, 0, Duration::from_secs(10), connected("cdn"))
@@ -93,9 +96,12 @@ fn rtmp_server_killed_and_restarted_reconnects_and_mp4_has_no_gap() {
         .expect("RTMP connects");
     std::thread::sleep(Duration::from_secs(2));
     nginx.kill();
-    let (seq, _) = wait_event(&live.events, seq, Duration::from_secs(5), |e| {
-        matches!(e, SessionEvent::OutputFailed { id, retrying: true, .. } if id == "cdn")
-    })
+    let (seq, _) = wait_event(
+        &live.events,
+        seq,
+        Duration::from_secs(5),
+        |e| matches!(e, SessionEvent::OutputFailed { id, retrying: true, .. } if id == "cdn"),
+    )
     .expect("the failure is reported");
     std::thread::sleep(Duration::from_secs(1));
     let nginx = Nginx::start(&dir, port);
@@ -195,7 +201,10 @@ fn srt_caller_with_passphrase_and_listener_reach_srtsrc() {
         })
         .unwrap();
     std::thread::sleep(Duration::from_millis(500));
-    let mut r2 = srt_receiver(&format!("srt://127.0.0.1:{p2}?mode=caller&latency=120"), &ts2);
+    let mut r2 = srt_receiver(
+        &format!("srt://127.0.0.1:{p2}?mode=caller&latency=120"),
+        &ts2,
+    );
     std::thread::sleep(Duration::from_secs(4));
     for o in live.outputs.list() {
         assert_eq!(o.state, OutputState::Connected, "{o:?}");
@@ -281,7 +290,10 @@ fn mp4_recording_survives_sigkill_of_the_server() {
     server.kill();
     let p = rec.to_str().unwrap();
     let s = probe(p, "stream=codec_name,width,height", &[]);
-    assert!(s.contains("codec_name=h264") && s.contains("width=320"), "{s}");
+    assert!(
+        s.contains("codec_name=h264") && s.contains("width=320"),
+        "{s}"
+    );
     let n = decoded_frames(p);
     assert!(n >= 60, "{n} frames decodable after the crash");
 }
@@ -301,7 +313,10 @@ fn control_errors_change_nothing() {
         live.outputs.add(mp4("b", std::path::Path::new("/no/such/dir/b.mp4"))),
         Err(CommandError::Invalid(m)) if m.contains("target.path")
     ));
-    assert!(matches!(live.outputs.remove("zzz"), Err(CommandError::NotFound(_))));
+    assert!(matches!(
+        live.outputs.remove("zzz"),
+        Err(CommandError::NotFound(_))
+    ));
     assert_eq!(live.outputs.list().len(), 1);
     assert!(!dir.join("b.mp4").exists());
     std::thread::sleep(Duration::from_secs(2));

@@ -160,7 +160,7 @@ pub fn probe(path: &str, entries: &str, extra: &[&str]) -> String {
 pub fn assert_h264_aac(path: &str, w: u32, h: u32) {
     let s = probe(
         path,
-        "stream=codec_type,codec_name,width,height,r_frame_rate",
+        "stream=codec_type,codec_name,width,height,avg_frame_rate",
         &[],
     );
     assert!(s.contains("codec_name=h264"), "{path}: {s}");
@@ -170,7 +170,18 @@ pub fn assert_h264_aac(path: &str, w: u32, h: u32) {
         s.contains(&format!("width={w}")) && s.contains(&format!("height={h}")),
         "{path}: {s}"
     );
-    assert!(s.contains("r_frame_rate=30/1"), "{path}: {s}");
+    // FLV carries millisecond timestamps, so compare the measured average rate.
+    let fps = s
+        .lines()
+        .filter_map(|l| l.strip_prefix("avg_frame_rate="))
+        .filter_map(|r| {
+            let (a, b) = r.split_once('/')?;
+            let (a, b): (f64, f64) = (a.parse().ok()?, b.parse().ok()?);
+            (b > 0.0 && a > 0.0).then(|| a / b)
+        })
+        .next();
+    let fps = fps.unwrap_or_else(|| panic!("{path}: no frame rate: {s}"));
+    assert!((fps - 30.0).abs() < 0.5, "{path}: {fps} fps: {s}");
 }
 
 /// Decoded video frames in `path` (full decode).
@@ -180,22 +191,19 @@ pub fn decoded_frames(path: &str) -> u64 {
         "stream=nb_read_frames",
         &["-select_streams", "v:0", "-count_frames"],
     );
-    s.trim()
-        .trim_start_matches("nb_read_frames=")
+    s.lines()
+        .find_map(|l| l.trim().strip_prefix("nb_read_frames="))
+        .unwrap_or_default()
         .parse()
         .unwrap_or_else(|_| panic!("{path}: {s}"))
 }
 
 /// Video packet pts (seconds) of `path`, in file order.
 pub fn video_pts(path: &str) -> Vec<f64> {
-    probe(
-        path,
-        "packet=pts_time",
-        &["-select_streams", "v:0"],
-    )
-    .lines()
-    .filter_map(|l| l.trim().strip_prefix("pts_time=")?.parse().ok())
-    .collect()
+    probe(path, "packet=pts_time", &["-select_streams", "v:0"])
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pts_time=")?.parse().ok())
+        .collect()
 }
 
 /// Waits until an event matching `pred` appears (after sequence `after`); returns its
