@@ -299,7 +299,7 @@ fn mp4_recording_survives_sigkill_of_the_server() {
 }
 
 #[test]
-fn control_errors_change_nothing() {
+fn control_errors_change_nothing_and_outputs_come_and_go_without_a_gap() {
     let _s = serial();
     let dir = temp_dir("out_control");
     let live = LiveSession::start(&live_options(Size::new(320, 180))).unwrap();
@@ -319,9 +319,31 @@ fn control_errors_change_nothing() {
     ));
     assert_eq!(live.outputs.list().len(), 1);
     assert!(!dir.join("b.mp4").exists());
-    std::thread::sleep(Duration::from_secs(2));
+    // Outputs come and go while "a" records: "a" sees no gap.
+    std::thread::sleep(Duration::from_secs(1));
+    let b = dir.join("b.mp4");
+    live.outputs.add(mp4("b", &b)).unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    live.outputs.remove("b").unwrap();
+    assert_eq!(live.outputs.list().len(), 1);
+    std::thread::sleep(Duration::from_secs(1));
     live.outputs.remove("a").unwrap();
+    let events = live.events.clone();
     live.stop();
     live.join().unwrap();
-    assert!(decoded_frames(a.to_str().unwrap()) >= 30);
+    let pts = video_pts(a.to_str().unwrap());
+    let worst = pts.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max);
+    assert!(worst <= 0.1, "largest gap in a.mp4: {worst} s");
+    assert!(pts.len() >= 80, "{} frames in a.mp4", pts.len());
+    let nb = decoded_frames(b.to_str().unwrap());
+    assert!((15..=45).contains(&nb), "{nb} frames in b.mp4 (1 s)");
+    let removed: Vec<String> = events
+        .since(0)
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            SessionEvent::OutputRemoved { id } => Some(id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(removed, vec!["b".to_string(), "a".to_string()]);
 }
