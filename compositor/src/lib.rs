@@ -6,6 +6,7 @@
 //! and the gRPC server plug into [`session`] (see its module doc).
 
 pub mod bench;
+pub mod bench_e2e;
 pub mod demo;
 pub mod frame;
 pub mod gpu;

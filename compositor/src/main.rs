@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use compositor::bench::{RenderBenchOptions, run_render};
+use compositor::bench_e2e::{
+    E2eOptions, WorkerOptions, bench_encoder, run as run_e2e, worker as e2e_worker,
+};
 use compositor::demo::{DemoOptions, run as run_demo};
 use compositor::gpu::AdapterChoice;
 use compositor::output::{EncoderKind, EncoderSettings, OutputSpec};
@@ -99,6 +102,50 @@ enum Cmd {
 
 #[derive(Subcommand, Debug)]
 enum BenchCmd {
+    /// End-to-end CPU of a 2-host 720p30 session to RTMP (nginx) vs the equivalent
+    /// GStreamer pipeline, plus decode + encode only.
+    E2e {
+        /// Input length, seconds.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+        /// Canvas and input size WxH.
+        #[arg(long, default_value = "1280x720")]
+        size: String,
+        /// Video bitrate, kbit/s.
+        #[arg(long, default_value_t = 3000)]
+        bitrate: u32,
+        /// x264 speed preset.
+        #[arg(long, default_value = "veryfast")]
+        preset: String,
+        /// Folder for the generated inputs.
+        #[arg(long, default_value = "bench-e2e")]
+        work_dir: PathBuf,
+        /// Also print the rows as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One measured process of `bench e2e` (internal).
+    #[command(hide = true)]
+    E2eWorker {
+        #[arg(long)]
+        mode: String,
+        #[arg(long)]
+        a: PathBuf,
+        #[arg(long)]
+        b: PathBuf,
+        #[arg(long)]
+        rtmp: String,
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        size: String,
+        #[arg(long)]
+        bitrate: u32,
+        #[arg(long)]
+        preset: String,
+        #[arg(long)]
+        duration: u64,
+    },
     /// GPU render time per frame, split into upload / draw / readback.
     Render {
         /// Input counts, comma-separated.
@@ -228,6 +275,71 @@ fn real_main() -> anyhow::Result<()> {
                 "stream: {} frames, {} late ticks",
                 report.frames, report.late_ticks
             );
+        }
+        Some(Cmd::Bench {
+            what:
+                BenchCmd::E2e {
+                    duration,
+                    size,
+                    bitrate,
+                    preset,
+                    work_dir,
+                    json,
+                },
+        }) => {
+            if !(2..=600).contains(&duration) {
+                anyhow::bail!("--duration {duration}: must be 2..=600 seconds");
+            }
+            let opts = E2eOptions {
+                duration: Duration::from_secs(duration),
+                size: parse_size(&size).map_err(anyhow::Error::msg)?,
+                video_kbps: bitrate,
+                preset,
+                work_dir,
+                adapter,
+            };
+            let rows = run_e2e(&opts)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            }
+        }
+        Some(Cmd::Bench {
+            what:
+                BenchCmd::E2eWorker {
+                    mode,
+                    a,
+                    b,
+                    rtmp,
+                    key,
+                    size,
+                    bitrate,
+                    preset,
+                    duration,
+                },
+        }) => {
+            if mode != "full" && mode != "passthrough" {
+                anyhow::bail!("--mode {mode:?}: full or passthrough");
+            }
+            let size = parse_size(&size).map_err(anyhow::Error::msg)?;
+            let e2e = E2eOptions {
+                duration: Duration::from_secs(duration),
+                size,
+                video_kbps: bitrate,
+                preset,
+                work_dir: PathBuf::new(),
+                adapter,
+            };
+            e2e_worker(&WorkerOptions {
+                mode,
+                a,
+                b,
+                rtmp,
+                key,
+                size,
+                encoder: bench_encoder(&e2e),
+                duration: Duration::from_secs(duration),
+                adapter,
+            })?;
         }
         Some(Cmd::Bench {
             what:
