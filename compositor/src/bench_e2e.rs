@@ -58,6 +58,35 @@ pub struct E2eRow {
     pub wall_s: f64,
     /// CPU / wall, in cores (1.0 = one core busy).
     pub cores: f64,
+    /// Video frames the RTMP server received (recorded by nginx, counted with ffprobe): the
+    /// work actually delivered.
+    pub frames_delivered: u64,
+}
+
+/// Video packets in the FLV nginx recorded for stream `key`.
+fn delivered(dir: &Path, key: &str) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir.join("rec")) else {
+        return 0;
+    };
+    let mut total = 0;
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if !name.starts_with(&format!("{key}-")) {
+            continue;
+        }
+        let out = Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "v:0", "-count_packets"])
+            .args(["-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+            .arg(e.path())
+            .output();
+        if let Ok(o) = out {
+            total += String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<u64>()
+                .unwrap_or(0);
+        }
+    }
+    total
 }
 
 /// Settings both sides use.
@@ -137,6 +166,7 @@ fn measure(name: &str, mut child: Child, limit: Duration) -> Result<E2eRow> {
         cpu_s: cpu,
         wall_s: wall,
         cores: cpu / wall.max(1e-9),
+        frames_delivered: 0,
     })
 }
 
@@ -156,9 +186,12 @@ fn start_nginx(dir: &Path) -> Result<(Nginx, u16)> {
     let conf = format!(
         "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\ndaemon off;\nmaster_process off;\n\
          pid {d}/nginx.pid;\nerror_log {d}/error.log warn;\nevents {{ worker_connections 64; }}\n\
-         rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; }} }} }}\n",
+         rtmp {{ server {{ listen 127.0.0.1:{port}; application live {{ live on; record video; \
+         record_path {d}/rec; record_unique on; }} }} }}\n",
         d = dir.display()
     );
+    let _ = std::fs::remove_dir_all(dir.join("rec"));
+    std::fs::create_dir_all(dir.join("rec"))?;
     let path = dir.join("nginx.conf");
     std::fs::write(&path, conf)?;
     let child = Command::new("/usr/sbin/nginx")
@@ -265,18 +298,30 @@ pub fn run(opts: &E2eOptions) -> Result<Vec<E2eRow>> {
             .stdout(Stdio::null())
             .spawn()?;
         eprintln!("bench e2e: running {name}");
-        rows.push(measure(name, child, limit)?);
+        let mut row = measure(name, child, limit)?;
+        row.frames_delivered = delivered(&dir, mode);
+        rows.push(row);
     }
     let url = format!("rtmp://127.0.0.1:{port}/live/gst");
     eprintln!("bench e2e: running GStreamer");
     let child = gst_launch(&gst_equivalent(opts, &a, &b, &url)).spawn()?;
-    rows.push(measure("GStreamer compositor + audiomixer", child, limit)?);
-    println!("| run | CPU s | wall s | cores |");
-    println!("|---|---:|---:|---:|");
+    let mut row = measure("GStreamer compositor + audiomixer", child, limit)?;
+    row.frames_delivered = delivered(&dir, "gst");
+    rows.push(row);
+    println!(
+        "| run | CPU s | wall s | cores | frames delivered (of {}) | CPU ms / delivered frame |",
+        secs * 30
+    );
+    println!("|---|---:|---:|---:|---:|---:|");
     for r in &rows {
         println!(
-            "| {} | {:.2} | {:.2} | {:.2} |",
-            r.name, r.cpu_s, r.wall_s, r.cores
+            "| {} | {:.2} | {:.2} | {:.2} | {} | {:.1} |",
+            r.name,
+            r.cpu_s,
+            r.wall_s,
+            r.cores,
+            r.frames_delivered,
+            1000.0 * r.cpu_s / (r.frames_delivered.max(1) as f64)
         );
     }
     let ratio = rows[0].cpu_s / rows[2].cpu_s.max(1e-9);
