@@ -347,3 +347,292 @@ fn control_errors_change_nothing_and_outputs_come_and_go_without_a_gap() {
         .collect();
     assert_eq!(removed, vec!["b".to_string(), "a".to_string()]);
 }
+
+/// A WHIP server made of a tiny HTTP handler and GStreamer's webrtcbin: answers one offer with
+/// 201 + Location, decodes the video it receives into an appsink, accepts the DELETE.
+mod whip_server {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use gstreamer as gst;
+    use gstreamer::prelude::*;
+    use gstreamer_app as gst_app;
+    use gstreamer_sdp as gst_sdp;
+    use gstreamer_webrtc as gst_webrtc;
+
+    /// What the server saw.
+    #[derive(Default)]
+    pub struct Seen {
+        pub frames: AtomicU64,
+        pub size: Mutex<Option<(u32, u32)>>,
+        pub deleted: AtomicBool,
+        pub auth: Mutex<Option<String>>,
+    }
+
+    pub struct WhipServer {
+        pub url: String,
+        pub seen: Arc<Seen>,
+        pipeline: gst::Pipeline,
+    }
+
+    impl Drop for WhipServer {
+        fn drop(&mut self) {
+            let _ = self.pipeline.set_state(gst::State::Null);
+        }
+    }
+
+    fn on_pad(pipeline: &gst::Pipeline, pad: &gst::Pad, seen: &Arc<Seen>) {
+        let decode = gst::ElementFactory::make("decodebin").build().unwrap();
+        pipeline.add(&decode).unwrap();
+        decode.sync_state_with_parent().unwrap();
+        pad.link(&decode.static_pad("sink").unwrap()).unwrap();
+        let (p, seen) = (pipeline.clone(), seen.clone());
+        decode.connect_pad_added(move |_, dpad| {
+            let caps = dpad.current_caps().unwrap();
+            let name = caps.structure(0).unwrap().name().to_string();
+            if name.starts_with("video/") {
+                let conv = gst::ElementFactory::make("videoconvert").build().unwrap();
+                let sink = gst_app::AppSink::builder().sync(false).build();
+                p.add_many([&conv, sink.upcast_ref()]).unwrap();
+                conv.link(&sink).unwrap();
+                conv.sync_state_with_parent().unwrap();
+                sink.sync_state_with_parent().unwrap();
+                let seen = seen.clone();
+                sink.set_callbacks(
+                    gst_app::AppSinkCallbacks::builder()
+                        .new_sample(move |s| {
+                            let sample = s.pull_sample().map_err(|_| gst::FlowError::Eos)?;
+                            if let Some(info) = sample
+                                .caps()
+                                .and_then(|c| gstreamer_video::VideoInfo::from_caps(c).ok())
+                            {
+                                *seen.size.lock().unwrap() = Some((info.width(), info.height()));
+                            }
+                            seen.frames.fetch_add(1, Ordering::Relaxed);
+                            Ok(gst::FlowSuccess::Ok)
+                        })
+                        .build(),
+                );
+                dpad.link(&conv.static_pad("sink").unwrap()).unwrap();
+            } else {
+                let sink = gst::ElementFactory::make("fakesink").build().unwrap();
+                p.add(&sink).unwrap();
+                sink.sync_state_with_parent().unwrap();
+                dpad.link(&sink.static_pad("sink").unwrap()).unwrap();
+            }
+        });
+    }
+
+    fn answer(webrtc: &gst::Element, offer_sdp: &str, pem: &str) -> String {
+        let sdp = gst_sdp::SDPMessage::parse_buffer(offer_sdp.as_bytes()).unwrap();
+        let offer =
+            gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
+        let (dtx, drx) = std::sync::mpsc::channel();
+        let done = gst::Promise::with_change_func(move |_| {
+            let _ = dtx.send(());
+        });
+        webrtc.emit_by_name::<()>("set-remote-description", &[&offer, &done]);
+        drx.recv_timeout(Duration::from_secs(10)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let promise = gst::Promise::with_change_func(move |reply| {
+            let _ = tx.send(reply.ok().flatten().map(|s| s.to_owned()));
+        });
+        webrtc.emit_by_name::<()>("create-answer", &[&None::<gst::Structure>, &promise]);
+        let reply = rx.recv_timeout(Duration::from_secs(10)).unwrap().unwrap();
+        let ans = reply
+            .get::<gst_webrtc::WebRTCSessionDescription>("answer")
+            .unwrap();
+        webrtc.emit_by_name::<()>("set-local-description", &[&ans, &None::<gst::Promise>]);
+        // No trickle in WHIP here: wait until every candidate is in the local description.
+        let end = Instant::now() + Duration::from_secs(10);
+        while webrtc.property::<gst_webrtc::WebRTCICEGatheringState>("ice-gathering-state")
+            != gst_webrtc::WebRTCICEGatheringState::Complete
+            && Instant::now() < end
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let local = webrtc
+            .property::<Option<gst_webrtc::WebRTCSessionDescription>>("local-description")
+            .unwrap();
+        // webrtcbin writes the fingerprint of its default certificate into the SDP even when
+        // its DTLS elements were given another one: state the one the handshake will use.
+        let fp = fingerprint(pem);
+        local
+            .sdp()
+            .as_text()
+            .unwrap()
+            .lines()
+            .map(|l| {
+                if l.starts_with("a=fingerprint:") {
+                    format!("a=fingerprint:sha-256 {fp}")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\r\n")
+            + "\r\n"
+    }
+
+    fn ecdsa_pem() -> String {
+        let dir = super::temp_dir("whip_cert");
+        let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+        let st = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=webrtcbin", "-keyout"])
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(st.success());
+        std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&key).unwrap()
+    }
+
+    /// SHA-256 fingerprint (AA:BB:…) of the certificate in `pem`.
+    fn fingerprint(pem: &str) -> String {
+        let dir = super::temp_dir("whip_fp");
+        let path = dir.join("cert.pem");
+        std::fs::write(&path, pem).unwrap();
+        let out = std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&out.stdout).to_string();
+        s.trim().rsplit('=').next().unwrap().to_string()
+    }
+
+    pub fn start() -> WhipServer {
+        gst::init().unwrap();
+        let pipeline = gst::Pipeline::new();
+        let webrtc = gst::ElementFactory::make("webrtcbin")
+            .property_from_str("bundle-policy", "max-bundle")
+            .build()
+            .unwrap();
+        pipeline.add(&webrtc).unwrap();
+        // GStreamer's DTLS makes an RSA certificate by default; str0m's DTLS (like many SFU
+        // stacks) speaks ECDHE-ECDSA only, so give webrtcbin an ECDSA certificate.
+        let pem = ecdsa_pem();
+        let pem2 = pem.clone();
+        pipeline.connect_deep_element_added(move |_, _, el| {
+            if el.factory().is_some_and(|f| f.name() == "dtlssrtpdec") {
+                el.set_property("pem", &pem);
+            }
+        });
+        let seen = Arc::new(Seen::default());
+        {
+            let (p, seen) = (pipeline.clone(), seen.clone());
+            webrtc.connect_pad_added(move |_, pad| on_pad(&p, pad, &seen));
+        }
+        pipeline.set_state(gst::State::Playing).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/whip/endpoint", listener.local_addr().unwrap());
+        let seen2 = seen.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut s) = stream else { break };
+                let mut r = BufReader::new(s.try_clone().unwrap());
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                let method = line
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                let mut len = 0usize;
+                loop {
+                    let mut h = String::new();
+                    r.read_line(&mut h).unwrap();
+                    let h = h.trim_end().to_string();
+                    if h.is_empty() {
+                        break;
+                    }
+                    let lower = h.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap();
+                    }
+                    if lower.starts_with("authorization:") {
+                        *seen2.auth.lock().unwrap() = Some(h[14..].trim().to_string());
+                    }
+                }
+                let mut body = vec![0u8; len];
+                r.read_exact(&mut body).unwrap();
+                let resp = if method == "POST" {
+                    let ans = answer(&webrtc, &String::from_utf8_lossy(&body), &pem2);
+                    format!(
+                        "HTTP/1.1 201 Created\r\nContent-Type: application/sdp\r\nLocation: /whip/resource/1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{ans}",
+                        ans.len()
+                    )
+                } else if method == "DELETE" {
+                    seen2.deleted.store(true, Ordering::Relaxed);
+                    "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".into()
+                } else {
+                    "HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n".into()
+                };
+                let _ = s.write_all(resp.as_bytes());
+            }
+        });
+        WhipServer {
+            url,
+            seen,
+            pipeline,
+        }
+    }
+}
+
+#[test]
+fn whip_egress_publishes_into_webrtcbin() {
+    use std::sync::atomic::Ordering;
+    let _s = serial();
+    let server = whip_server::start();
+    let live = LiveSession::start(&live_options(Size::new(640, 360))).unwrap();
+    let info = live
+        .outputs
+        .add(OutputSpec {
+            id: "sfu".into(),
+            target: OutputTarget::Whip {
+                url: server.url.clone(),
+                token: Some("whip-secret-token".into()),
+            },
+            encoder: None,
+        })
+        .unwrap();
+    assert_eq!(info.kind, "whip");
+    assert!(!format!("{info:?}").contains("whip-secret-token"));
+    wait_event(&live.events, 0, Duration::from_secs(15), connected("sfu")).unwrap_or_else(|| {
+        panic!(
+            "WHIP egress did not connect: {:?} {:?}",
+            live.outputs.list(),
+            live.events.since(0)
+        )
+    });
+    let start = Instant::now();
+    while server.seen.frames.load(Ordering::Relaxed) < 60
+        && start.elapsed() < Duration::from_secs(15)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let frames = server.seen.frames.load(Ordering::Relaxed);
+    assert!(frames >= 60, "{frames} frames decoded by webrtcbin");
+    assert_eq!(*server.seen.size.lock().unwrap(), Some((640, 360)));
+    assert_eq!(
+        server.seen.auth.lock().unwrap().as_deref(),
+        Some("Bearer whip-secret-token")
+    );
+    live.outputs.remove("sfu").unwrap();
+    assert!(server.seen.deleted.load(Ordering::Relaxed), "no DELETE");
+    live.stop();
+    live.join().unwrap();
+}

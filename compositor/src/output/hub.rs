@@ -244,11 +244,6 @@ impl OutputControl for HubControl {
         }
         let settings = spec.encoder.clone().unwrap_or_else(|| hub.default.clone());
         validate(&spec, &settings).map_err(CommandError::Invalid)?;
-        if matches!(spec.target, OutputTarget::Whip { .. }) {
-            return Err(CommandError::FailedPrecondition(
-                "WHIP egress is not available in this build yet".into(),
-            ));
-        }
         let mut outputs = hub.lock_control();
         if outputs.iter().any(|o| o.shared.id == spec.id) {
             return Err(CommandError::AlreadyExists(format!("output {:?}", spec.id)));

@@ -24,6 +24,7 @@ mod queue;
 mod snapshot;
 mod spec;
 mod validate;
+mod whip;
 mod worker;
 
 use std::time::Duration;

@@ -136,7 +136,7 @@ pub fn validate(spec: &OutputSpec, settings: &EncoderSettings) -> Result<(), Str
             h264_only("MP4")
         }
         OutputTarget::Whip { url, token } => {
-            check_url("target.url", url, &["http", "https"])?;
+            check_url("target.url", url, &["http"])?;
             if let Some(t) = token
                 && (t.is_empty() || t.len() > 4096 || !printable(t))
             {

@@ -179,6 +179,13 @@ fn finish(dest: &DestPipeline) {
 
 fn run_once(shared: &OutputShared, encode: &Encode, attempt: &mut u32) -> Ended {
     let fail = |error: String, retryable: bool| Ended::Failed { error, retryable };
+    if let OutputTarget::Whip { url, token } = &shared.target {
+        let codec = encode.settings.codec;
+        return match super::whip::publish(shared, encode, attempt, url, token.as_deref(), codec) {
+            Ok(()) => Ended::Stopped,
+            Err((error, retryable)) => fail(error, retryable),
+        };
+    }
     let dest = match destination::build(&shared.target, &format!("output-{}", shared.id)) {
         Ok(d) => d,
         Err(e) => return fail(e.to_string(), false),
