@@ -1,7 +1,7 @@
 //! Encoded output: the [`OutputSink`] contract the session pushes to, and its two
 //! implementations:
 //! - [`OutputHub`] (real-time sessions): one encode per encoder profile, fanned out to any
-//!   number of outputs (RTMP/RTMPS, SRT, HLS, fragmented MP4), each with its own bounded
+//!   number of outputs (RTMP/RTMPS, SRT, HLS, fragmented MP4, WHIP egress), each with its own bounded
 //!   queue, pipeline and worker thread, reconnecting alone with a bounded back-off; added and
 //!   removed at run time through [`OutputControl`].
 //! - [`GstEncoder`] (offline renders such as `compositor demo`): one encode muxed to files,
