@@ -9,6 +9,7 @@
 pub mod align;
 pub mod bench;
 pub mod ctl;
+pub mod bench_e2e;
 pub mod demo;
 pub mod frame;
 pub mod gpu;
@@ -18,5 +19,6 @@ pub mod measure;
 pub mod output;
 pub mod server;
 pub mod session;
+pub mod stream;
 pub mod synthetic;
 pub mod testkit;

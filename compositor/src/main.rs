@@ -1,6 +1,6 @@
-//! The `compositor` command: `serve` (the server: gRPC control + HTTP), `ctl` (every RPC from a
-//! terminal), `demo` (the one-command showcase), `analyze` (sync measurement of a recording)
-//! and `bench`.
+//! The `compositor` command: `serve` (the server: gRPC control + HTTP + WHIP), `ctl` (every
+//! RPC from a terminal), `demo` (the one-command showcase), `stream` (a live session of
+//! synthetic hosts to outputs), `analyze` (sync measurement of a recording) and `bench`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,12 +8,16 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use compositor::bench::{RenderBenchOptions, run_render};
+use compositor::bench_e2e::{
+    E2eOptions, WorkerOptions, bench_encoder, run as run_e2e, worker as e2e_worker,
+};
 use compositor::demo::{DemoOptions, run as run_demo};
 use compositor::gpu::AdapterChoice;
 use compositor::measure::{HostRegion, analyze_file};
-use compositor::output::{EncoderKind, EncoderSettings};
+use compositor::output::{EncoderKind, EncoderSettings, OutputSpec};
 use compositor::server::config::{FlagOverrides, ServeConfig};
 use compositor::session::Fps;
+use compositor::stream::{LiveOptions, run as run_stream};
 use layouts::Size;
 
 #[derive(Parser, Debug)]
@@ -103,6 +107,34 @@ enum Cmd {
         #[command(subcommand)]
         cmd: Box<compositor::ctl::CtlCmd>,
     },
+    /// Stream a real-time PK session of two synthetic hosts to outputs (RTMP, SRT, HLS, MP4).
+    Stream {
+        /// An output as JSON, e.g. '{"id":"rec","target":{"kind":"mp4","path":"rec.mp4"}}'
+        /// (repeatable; fields as in the gRPC AddOutput request).
+        #[arg(long = "output", required = true)]
+        outputs: Vec<String>,
+        /// Length in seconds (0: until stopped or killed).
+        #[arg(long, default_value_t = 0.0)]
+        duration: f64,
+        /// Canvas size WxH.
+        #[arg(long, default_value = "1280x720")]
+        size: String,
+        /// Frame rate (30 or 30000/1001).
+        #[arg(long, default_value = "30")]
+        fps: String,
+        /// H.264 encoder: auto, x264 or nvh264.
+        #[arg(long, default_value = "auto")]
+        encoder: String,
+        /// Video bitrate, kbit/s.
+        #[arg(long, default_value_t = 4000)]
+        bitrate: u32,
+        /// x264 speed preset.
+        #[arg(long, default_value = "veryfast")]
+        preset: String,
+        /// Keyframe interval, frames.
+        #[arg(long, default_value_t = 60)]
+        keyframe_interval: u32,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -112,6 +144,50 @@ enum Cmd {
 
 #[derive(Subcommand, Debug)]
 enum BenchCmd {
+    /// End-to-end CPU of a 2-host 720p30 session to RTMP (nginx) vs the equivalent
+    /// GStreamer pipeline, plus decode + encode only.
+    E2e {
+        /// Input length, seconds.
+        #[arg(long, default_value_t = 20)]
+        duration: u64,
+        /// Canvas and input size WxH.
+        #[arg(long, default_value = "1280x720")]
+        size: String,
+        /// Video bitrate, kbit/s.
+        #[arg(long, default_value_t = 3000)]
+        bitrate: u32,
+        /// x264 speed preset.
+        #[arg(long, default_value = "veryfast")]
+        preset: String,
+        /// Folder for the generated inputs.
+        #[arg(long, default_value = "bench-e2e")]
+        work_dir: PathBuf,
+        /// Also print the rows as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One measured process of `bench e2e` (internal).
+    #[command(hide = true)]
+    E2eWorker {
+        #[arg(long)]
+        mode: String,
+        #[arg(long)]
+        a: PathBuf,
+        #[arg(long)]
+        b: PathBuf,
+        #[arg(long)]
+        rtmp: String,
+        #[arg(long)]
+        key: String,
+        #[arg(long)]
+        size: String,
+        #[arg(long)]
+        bitrate: u32,
+        #[arg(long)]
+        preset: String,
+        #[arg(long)]
+        duration: u64,
+    },
     /// GPU render time per frame, split into upload / draw / readback.
     Render {
         /// Input counts, comma-separated.
@@ -243,6 +319,111 @@ fn real_main() -> anyhow::Result<()> {
             compositor::server::run::serve(cfg, adapter)?;
         }
         Some(Cmd::Ctl { conn, cmd }) => compositor::ctl::run(conn, *cmd)?,
+        Some(Cmd::Stream {
+            outputs,
+            duration,
+            size,
+            fps,
+            encoder,
+            bitrate,
+            preset,
+            keyframe_interval,
+        }) => {
+            if !(0.0..=86_400.0).contains(&duration) {
+                anyhow::bail!("--duration {duration}: must be 0..=86400 seconds");
+            }
+            let specs = outputs
+                .iter()
+                .map(|o| {
+                    serde_json::from_str::<OutputSpec>(o)
+                        .map_err(|e| anyhow::anyhow!("--output: not a valid output: {e}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let opts = LiveOptions {
+                size: parse_size(&size).map_err(anyhow::Error::msg)?,
+                fps: fps.parse::<Fps>().map_err(anyhow::Error::msg)?,
+                duration: (duration > 0.0).then(|| Duration::from_secs_f64(duration)),
+                encoder: EncoderSettings {
+                    kind: encoder.parse().map_err(anyhow::Error::msg)?,
+                    video_kbps: bitrate,
+                    preset,
+                    keyframe_interval,
+                    ..EncoderSettings::default()
+                },
+                adapter,
+                host_size: None,
+            };
+            let report = run_stream(&opts, specs)?;
+            eprintln!(
+                "stream: {} frames, {} late ticks",
+                report.frames, report.late_ticks
+            );
+        }
+        Some(Cmd::Bench {
+            what:
+                BenchCmd::E2e {
+                    duration,
+                    size,
+                    bitrate,
+                    preset,
+                    work_dir,
+                    json,
+                },
+        }) => {
+            if !(2..=600).contains(&duration) {
+                anyhow::bail!("--duration {duration}: must be 2..=600 seconds");
+            }
+            let opts = E2eOptions {
+                duration: Duration::from_secs(duration),
+                size: parse_size(&size).map_err(anyhow::Error::msg)?,
+                video_kbps: bitrate,
+                preset,
+                work_dir,
+                adapter,
+            };
+            let rows = run_e2e(&opts)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&rows)?);
+            }
+        }
+        Some(Cmd::Bench {
+            what:
+                BenchCmd::E2eWorker {
+                    mode,
+                    a,
+                    b,
+                    rtmp,
+                    key,
+                    size,
+                    bitrate,
+                    preset,
+                    duration,
+                },
+        }) => {
+            if mode != "full" && mode != "passthrough" {
+                anyhow::bail!("--mode {mode:?}: full or passthrough");
+            }
+            let size = parse_size(&size).map_err(anyhow::Error::msg)?;
+            let e2e = E2eOptions {
+                duration: Duration::from_secs(duration),
+                size,
+                video_kbps: bitrate,
+                preset,
+                work_dir: PathBuf::new(),
+                adapter,
+            };
+            e2e_worker(&WorkerOptions {
+                mode,
+                a,
+                b,
+                rtmp,
+                key,
+                size,
+                encoder: bench_encoder(&e2e),
+                duration: Duration::from_secs(duration),
+                adapter,
+            })?;
+        }
         Some(Cmd::Bench {
             what:
                 BenchCmd::Render {

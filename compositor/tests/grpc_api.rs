@@ -59,6 +59,7 @@ impl Server {
                 public_http_base: "http://203.0.113.5:8080".into(),
                 image_dir: Some(image_dir.clone()),
                 max_sessions: 4,
+                ..ManagerSettings::default()
             },
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

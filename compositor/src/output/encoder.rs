@@ -18,7 +18,8 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use tracing::{info, warn};
 
-use super::{OutputError, OutputSink, SinkStats};
+use super::elements::{AudioCodec, add_chain, audio_encode_chain, link, make, video_encode_chain};
+use super::{OutputError, OutputSink, SinkStats, VideoCodec};
 use crate::frame::{ColorMatrix, I420Frame};
 
 /// Which H.264 encoder element to use.
@@ -46,10 +47,37 @@ impl std::str::FromStr for EncoderKind {
     }
 }
 
-/// Encoder settings.
+/// H.264 profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum H264Profile {
+    /// Constrained baseline (no B-frames; what WebRTC peers decode everywhere).
+    Baseline,
+    /// Main.
+    Main,
+    /// High (the default: best quality per bit; CDNs and players accept it).
+    #[default]
+    High,
+}
+
+impl H264Profile {
+    /// The caps name (`profile` field of `video/x-h264`).
+    pub fn caps_name(self) -> &'static str {
+        match self {
+            Self::Baseline => "constrained-baseline",
+            Self::Main => "main",
+            Self::High => "high",
+        }
+    }
+}
+
+/// Encoder settings. Outputs with equal settings share one encode. Every field has a serde
+/// default, so `{}` is a valid (default) profile.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct EncoderSettings {
-    /// Which encoder.
+    /// Which encoder: `auto` uses a hardware H.264 encoder when its element exists, `x264`
+    /// forbids it, `nvh264` forces it.
     pub kind: EncoderKind,
     /// Video bitrate, kbit/s.
     pub video_kbps: u32,
@@ -57,8 +85,12 @@ pub struct EncoderSettings {
     pub preset: String,
     /// Keyframe interval in frames.
     pub keyframe_interval: u32,
-    /// AAC bitrate, bit/s.
+    /// AAC bitrate, bit/s (Opus uses the same figure, capped at 510 kbit/s).
     pub audio_bps: u32,
+    /// H.264 profile.
+    pub profile: H264Profile,
+    /// Video codec.
+    pub codec: VideoCodec,
 }
 
 impl Default for EncoderSettings {
@@ -69,7 +101,55 @@ impl Default for EncoderSettings {
             preset: "veryfast".into(),
             keyframe_interval: 60,
             audio_bps: 128_000,
+            profile: H264Profile::High,
+            codec: VideoCodec::H264,
         }
+    }
+}
+
+impl EncoderSettings {
+    /// Checks the ranges; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        const PRESETS: [&str; 10] = [
+            "ultrafast",
+            "superfast",
+            "veryfast",
+            "faster",
+            "fast",
+            "medium",
+            "slow",
+            "slower",
+            "veryslow",
+            "placebo",
+        ];
+        if !PRESETS.contains(&self.preset.as_str()) {
+            return Err(format!(
+                "encoder.preset {:?}: use one of {PRESETS:?}",
+                self.preset
+            ));
+        }
+        if !(100..=100_000).contains(&self.video_kbps) {
+            return Err(format!(
+                "encoder.video_kbps {}: must be 100..=100000",
+                self.video_kbps
+            ));
+        }
+        if !(1..=1000).contains(&self.keyframe_interval) {
+            return Err(format!(
+                "encoder.keyframe_interval {}: must be 1..=1000 frames",
+                self.keyframe_interval
+            ));
+        }
+        if !(16_000..=512_000).contains(&self.audio_bps) {
+            return Err(format!(
+                "encoder.audio_bps {}: must be 16000..=512000",
+                self.audio_bps
+            ));
+        }
+        if self.codec == VideoCodec::Vp8 && self.kind == EncoderKind::Nvh264 {
+            return Err("encoder.kind nvh264 cannot encode codec vp8".into());
+        }
+        Ok(())
     }
 }
 
@@ -123,23 +203,6 @@ impl std::fmt::Debug for GstEncoder {
     }
 }
 
-fn make(factory: &str, name: Option<&str>) -> Result<gst::Element, OutputError> {
-    let mut b = gst::ElementFactory::make(factory);
-    if let Some(n) = name {
-        b = b.name(n);
-    }
-    b.build().map_err(|_| {
-        OutputError::Setup(format!(
-            "GStreamer element {factory:?} is missing; run scripts/setup.sh (plugins base/good/bad/ugly/libav)"
-        ))
-    })
-}
-
-fn link(a: &gst::Element, b: &gst::Element) -> Result<(), OutputError> {
-    a.link(b)
-        .map_err(|e| OutputError::Setup(format!("cannot link {} to {}: {e}", a.name(), b.name())))
-}
-
 /// Initialises GStreamer once (safe to call often).
 pub fn init_gstreamer() -> Result<(), OutputError> {
     gst::init().map_err(|e| OutputError::Setup(e.to_string()))
@@ -148,44 +211,6 @@ pub fn init_gstreamer() -> Result<(), OutputError> {
 /// True if `factory` exists in this GStreamer installation.
 pub fn has_element(factory: &str) -> bool {
     init_gstreamer().is_ok() && gst::ElementFactory::find(factory).is_some()
-}
-
-fn video_encoder(
-    settings: &EncoderSettings,
-    fmt: &StreamFormat,
-) -> Result<gst::Element, OutputError> {
-    let want_nv = match settings.kind {
-        EncoderKind::X264 => false,
-        EncoderKind::Nvh264 => true,
-        EncoderKind::Auto => has_element("nvh264enc"),
-    };
-    if want_nv {
-        match make("nvh264enc", Some("venc")) {
-            Ok(e) => {
-                e.set_property("bitrate", settings.video_kbps);
-                e.set_property(
-                    "gop-size",
-                    settings.keyframe_interval.min(i32::MAX as u32) as i32,
-                );
-                if e.has_property("zerolatency") {
-                    e.set_property("zerolatency", true);
-                }
-                if e.has_property("bframes") {
-                    e.set_property("bframes", 0u32);
-                }
-                return Ok(e);
-            }
-            Err(err) if settings.kind == EncoderKind::Nvh264 => return Err(err),
-            Err(_) => {}
-        }
-    }
-    let e = make("x264enc", Some("venc"))?;
-    e.set_property_from_str("tune", "zerolatency");
-    e.set_property_from_str("speed-preset", &settings.preset);
-    e.set_property("bitrate", settings.video_kbps);
-    e.set_property("key-int-max", settings.keyframe_interval);
-    let _ = fmt;
-    Ok(e)
 }
 
 impl GstEncoder {
@@ -259,41 +284,30 @@ impl GstEncoder {
         };
         let vsrc = mk_src("vsrc", &vcaps, max_video_bytes);
         let asrc = mk_src("asrc", &acaps, max_audio_bytes);
+        if settings.codec != VideoCodec::H264 {
+            return Err(OutputError::Setup(
+                "the file encoder writes H.264 only (VP8 is for WHIP egress)".into(),
+            ));
+        }
         let vq = make("queue", Some("vq"))?;
-        let venc = video_encoder(settings, &fmt)?;
-        let encoder_name = venc
-            .factory()
+        let vchain = video_encode_chain(settings, false)?;
+        let encoder_name = vchain
+            .first()
+            .and_then(|e| e.factory())
             .map(|f| f.name().to_string())
             .unwrap_or_default();
-        let vparse = make("h264parse", None)?;
         let vtee = make("tee", Some("vtee"))?;
         let aq = make("queue", Some("aq"))?;
-        let aconv = make("audioconvert", None)?;
-        let ares = make("audioresample", None)?;
-        let aenc = make("avenc_aac", Some("aenc"))?;
-        aenc.set_property("bitrate", settings.audio_bps as i32);
-        let aparse = make("aacparse", None)?;
+        let achain = audio_encode_chain(AudioCodec::Aac, settings.audio_bps)?;
         let atee = make("tee", Some("atee"))?;
-        pipeline
-            .add_many([
-                vsrc.upcast_ref(),
-                &vq,
-                &venc,
-                &vparse,
-                &vtee,
-                asrc.upcast_ref(),
-                &aq,
-                &aconv,
-                &ares,
-                &aenc,
-                &aparse,
-                &atee,
-            ])
-            .map_err(|e| OutputError::Setup(e.to_string()))?;
-        gst::Element::link_many([vsrc.upcast_ref(), &vq, &venc, &vparse, &vtee])
-            .map_err(|e| OutputError::Setup(format!("video chain: {e}")))?;
-        gst::Element::link_many([asrc.upcast_ref(), &aq, &aconv, &ares, &aenc, &aparse, &atee])
-            .map_err(|e| OutputError::Setup(format!("audio chain: {e}")))?;
+        let mut video: Vec<gst::Element> = vec![vsrc.clone().upcast(), vq];
+        video.extend(vchain);
+        video.push(vtee.clone());
+        let mut audio: Vec<gst::Element> = vec![asrc.clone().upcast(), aq];
+        audio.extend(achain);
+        audio.push(atee.clone());
+        add_chain(&pipeline, &video)?;
+        add_chain(&pipeline, &audio)?;
 
         let add_file = |mux: gst::Element, path: &PathBuf| -> Result<(), OutputError> {
             let sink = make("filesink", None)?;

@@ -1,27 +1,47 @@
-//! Encoded output: the [`OutputSink`] contract the session pushes to, and the GStreamer
-//! encoder that implements it ([`GstEncoder`]: one H.264 + AAC encode, muxed to fragmented MP4
-//! and/or FLV files; network outputs come with the outputs issue).
+//! Encoded output: the [`OutputSink`] contract the session pushes to, and its two
+//! implementations:
+//! - [`OutputHub`] (real-time sessions): one encode per encoder profile, fanned out to any
+//!   number of outputs (RTMP/RTMPS, SRT, HLS, fragmented MP4, WHIP egress), each with its own bounded
+//!   queue, pipeline and worker thread, reconnecting alone with a bounded back-off; added and
+//!   removed at run time through [`OutputControl`].
+//! - [`GstEncoder`] (offline renders such as `compositor demo`): one encode muxed to files,
+//!   with backpressure instead of drops.
+//!
+//! Both build their pipelines from the same element builders (`elements`).
 //!
 //! Threads: the session thread calls the sink; GStreamer runs its own streaming threads
 //! behind the `appsrc`s. A sink never blocks the session in real-time mode: when its input
 //! queue is over its bound it drops (counted, logged); in offline mode it blocks instead
 //! (backpressure, so nothing is lost).
 
+mod backoff;
+mod destination;
+mod elements;
+mod encode;
 mod encoder;
+mod hub;
+mod queue;
 mod snapshot;
 mod spec;
+mod validate;
+mod whip;
+mod worker;
 
 use std::time::Duration;
 
+pub use backoff::Backoff;
 pub use encoder::{
-    EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat, has_element,
+    EncoderKind, EncoderSettings, GstEncoder, H264Profile, OutputFiles, StreamFormat, has_element,
     init_gstreamer,
 };
+pub use hub::{OUTPUT_QUEUE_BYTES, OUTPUT_QUEUE_PACKETS, OutputHub};
 pub use snapshot::{SnapshotTap, save_png};
 pub use spec::{
     OutputControl, OutputCounters, OutputInfo, OutputSpec, OutputState, OutputTarget, SrtMode,
     VideoCodec,
 };
+
+pub use validate::{MAX_OUTPUTS, describe as describe_target, validate as validate_spec};
 
 use crate::frame::I420Frame;
 

@@ -275,7 +275,7 @@ impl ControlBackend for SessionManager {
 
     fn add_output(&self, session: &str, output: NewOutput) -> Result<pb::Output, BackendError> {
         let m = self.get(session)?;
-        let (spec, _codec) = super::outputs::to_spec(output);
+        let spec = super::outputs::to_spec(output);
         let info = m.outputs.add(spec).map_err(from_command)?;
         Ok(convert::output(&info))
     }

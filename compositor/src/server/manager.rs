@@ -35,6 +35,8 @@ pub struct ManagerSettings {
     pub image_dir: Option<PathBuf>,
     /// Most sessions at once.
     pub max_sessions: usize,
+    /// Encoder settings of outputs added without their own.
+    pub encoder: crate::output::EncoderSettings,
 }
 
 impl Default for ManagerSettings {
@@ -43,6 +45,7 @@ impl Default for ManagerSettings {
             public_http_base: "http://127.0.0.1:8080".into(),
             image_dir: None,
             max_sessions: 16,
+            encoder: crate::output::EncoderSettings::default(),
         }
     }
 }
@@ -204,8 +207,12 @@ impl SessionManager {
         cfg.mixer.channels = req.channels;
         cfg.clock = ClockMode::RealTime;
         cfg.stall_timeout = req.stall_timeout;
+        (cfg.align.min_budget, cfg.align.max_budget) = req.latency;
+        cfg.align.initial_budget = cfg.align.initial_budget.clamp(req.latency.0, req.latency.1);
         let events = Arc::new(EventLog::default());
-        let (sink, outputs) = outputs::build(&id, events.clone()).map_err(from_command)?;
+        let (sink, outputs) =
+            outputs::build(&id, &cfg, self.settings.encoder.clone(), events.clone())
+                .map_err(from_command)?;
         let preview = Arc::new(Preview::default());
         let sink = Box::new(PreviewTap::new(sink, preview.clone()));
         let session = Session::start_with_events(cfg, self.gpu.clone(), sink, events).map_err(

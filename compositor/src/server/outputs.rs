@@ -1,55 +1,52 @@
-//! A session's outputs: the ONE place that builds a session's sink and its
-//! [`OutputControl`], and the ONE mapping from the control API's validated output request
-//! onto [`OutputSpec`]. The output hub (written in parallel) replaces [`build`]'s body at
-//! integration; until then sessions encode nothing and `AddOutput` is refused with
-//! `FailedPrecondition("outputs are not available in this build")`.
+//! A session's outputs: the ONE place that builds a session's sink (the output hub:
+//! one encode per encoder profile fanned out to per-output queues and pipelines, see
+//! `crate::output`) and its [`OutputControl`], and the ONE mapping from the control API's
+//! validated output request onto [`OutputSpec`].
 
 use std::sync::Arc;
 
 use control_api::backend::{self as api, NewOutput};
 
+use crate::frame::ColorMatrix;
 use crate::output::{
-    EncoderKind, EncoderSettings, NullSink, OutputControl, OutputInfo, OutputSink, OutputSpec,
-    OutputTarget, SrtMode, VideoCodec,
+    EncoderKind, EncoderSettings, H264Profile, OutputControl, OutputHub, OutputSink,
+    OutputSpec, OutputTarget, SrtMode, StreamFormat, VideoCodec,
 };
-use crate::session::{CommandError, EventLog};
+use crate::session::{CommandError, EventLog, SessionConfig};
 
 /// A session's sink (handed to the session) and the control of its outputs (kept by the
 /// manager).
 pub type SessionOutputs = (Box<dyn OutputSink>, Arc<dyn OutputControl>);
 
-/// Builds a session's sink and output control. `events` is the session's event log (outputs
-/// report connected/failed/reconnecting into it).
-pub fn build(session_id: &str, events: Arc<EventLog>) -> Result<SessionOutputs, CommandError> {
-    let _ = (session_id, events);
-    Ok((Box::new(NullSink::default()), Arc::new(Unavailable)))
-}
-
-/// Output control of a build without the output hub: refuses every add.
-#[derive(Debug)]
-struct Unavailable;
-
-impl OutputControl for Unavailable {
-    fn add(&self, _spec: OutputSpec) -> Result<OutputInfo, CommandError> {
-        Err(CommandError::FailedPrecondition(
-            "outputs are not available in this build".into(),
-        ))
-    }
-    fn remove(&self, id: &str) -> Result<(), CommandError> {
-        Err(CommandError::NotFound(format!("output {id:?}")))
-    }
-    fn list(&self) -> Vec<OutputInfo> {
-        Vec::new()
-    }
-    fn request_keyframe(&self) {}
+/// Builds a session's sink and output control for `cfg`'s canvas, frame rate and mix format.
+/// `events` is the session's event log (outputs report connected/failed/reconnecting into it);
+/// outputs added without encoder settings use `default`.
+pub fn build(
+    session_id: &str,
+    cfg: &SessionConfig,
+    default: EncoderSettings,
+    events: Arc<EventLog>,
+) -> Result<SessionOutputs, CommandError> {
+    let fmt = StreamFormat {
+        width: cfg.canvas.width,
+        height: cfg.canvas.height,
+        fps_num: cfg.fps.num,
+        fps_den: cfg.fps.den,
+        matrix: ColorMatrix::Bt709,
+        sample_rate: cfg.mixer.sample_rate,
+        channels: cfg.mixer.channels,
+    };
+    let (hub, control) = OutputHub::new(fmt, default, events).map_err(|e| {
+        CommandError::FailedPrecondition(format!("session {session_id:?}: outputs: {e}"))
+    })?;
+    Ok((Box::new(hub), control))
 }
 
 /// Maps a validated gRPC output request onto the engine's [`OutputSpec`].
 ///
-/// MAPPING (to revisit at integration): `EncoderSettings` has no codec or profile field yet,
-/// so `codec` is returned beside the spec and `profile` is dropped until the outputs engineer
-/// adds them; hardware Force/Forbid map onto `EncoderKind::Nvh264`/`X264`.
-pub fn to_spec(o: NewOutput) -> (OutputSpec, VideoCodec) {
+/// Hardware Force/Forbid map onto `EncoderKind::Nvh264`/`X264`; the profile names were
+/// validated by the control API (baseline/main/high).
+pub fn to_spec(o: NewOutput) -> OutputSpec {
     let target = match o.target {
         api::OutputTarget::Rtmp { url, stream_key } => OutputTarget::Rtmp { url, stream_key },
         api::OutputTarget::Srt {
@@ -78,10 +75,6 @@ pub fn to_spec(o: NewOutput) -> (OutputSpec, VideoCodec) {
         api::OutputTarget::Mp4 { path } => OutputTarget::Mp4 { path },
         api::OutputTarget::Whip { url, token } => OutputTarget::Whip { url, token },
     };
-    let codec = match o.encoder.as_ref().map(|e| e.codec) {
-        Some(api::Codec::Vp8) => VideoCodec::Vp8,
-        _ => VideoCodec::H264,
-    };
     let encoder = o.encoder.map(|e| EncoderSettings {
         kind: match e.hardware {
             api::Hardware::Auto => EncoderKind::Auto,
@@ -92,13 +85,19 @@ pub fn to_spec(o: NewOutput) -> (OutputSpec, VideoCodec) {
         preset: e.preset,
         keyframe_interval: e.keyframe_interval,
         audio_bps: e.audio_bps,
-    });
-    (
-        OutputSpec {
-            id: o.id,
-            target,
-            encoder,
+        profile: match e.profile.as_deref() {
+            Some("baseline") => H264Profile::Baseline,
+            Some("main") => H264Profile::Main,
+            _ => H264Profile::High,
         },
-        codec,
-    )
+        codec: match e.codec {
+            api::Codec::Vp8 => VideoCodec::Vp8,
+            api::Codec::H264 => VideoCodec::H264,
+        },
+    });
+    OutputSpec {
+        id: o.id,
+        target,
+        encoder,
+    }
 }

@@ -116,6 +116,7 @@ async fn serve_async(cfg: ServeConfig, adapter: AdapterChoice) -> anyhow::Result
             public_http_base: public,
             image_dir: cfg.image_dir.clone(),
             max_sessions: cfg.max_sessions,
+            ..ManagerSettings::default()
         },
     ));
     tracing::info!(

@@ -1,0 +1,162 @@
+//! GStreamer element builders shared by every pipeline of the output room (the file encoder
+//! [`super::GstEncoder`], the hub's encodes and its per-output mux pipelines), so each piece
+//! of pipeline is written once.
+//!
+//! Invariants: builders only create and configure elements; the caller adds them to its
+//! pipeline and owns them. Missing elements come back as [`OutputError::Setup`] naming the
+//! element and the fix, never as panics.
+
+use gstreamer as gst;
+use gstreamer::prelude::*;
+
+use super::{EncoderKind, EncoderSettings, OutputError, VideoCodec};
+
+/// Creates an element of `factory`, optionally named.
+pub(crate) fn make(factory: &str, name: Option<&str>) -> Result<gst::Element, OutputError> {
+    let mut b = gst::ElementFactory::make(factory);
+    if let Some(n) = name {
+        b = b.name(n);
+    }
+    b.build().map_err(|_| {
+        OutputError::Setup(format!(
+            "GStreamer element {factory:?} is missing; run scripts/setup.sh (plugins base/good/bad/ugly/libav)"
+        ))
+    })
+}
+
+/// Links `a` to `b` or says which link failed.
+pub(crate) fn link(a: &gst::Element, b: &gst::Element) -> Result<(), OutputError> {
+    a.link(b)
+        .map_err(|e| OutputError::Setup(format!("cannot link {} to {}: {e}", a.name(), b.name())))
+}
+
+/// Adds `elems` to `bin` and links them in order.
+pub(crate) fn add_chain(bin: &gst::Pipeline, elems: &[gst::Element]) -> Result<(), OutputError> {
+    bin.add_many(elems)
+        .map_err(|e| OutputError::Setup(e.to_string()))?;
+    for pair in elems.windows(2) {
+        link(&pair[0], &pair[1])?;
+    }
+    Ok(())
+}
+
+/// A capsfilter with `caps`.
+pub(crate) fn caps_filter(caps: gst::Caps) -> Result<gst::Element, OutputError> {
+    let f = make("capsfilter", None)?;
+    f.set_property("caps", caps);
+    Ok(f)
+}
+
+/// The video encoder element named `venc`: `nvh264enc` when `settings.kind` allows and the
+/// element exists, else `x264enc` (`tune=zerolatency`); `vp8enc` (realtime deadline) for VP8.
+pub(crate) fn video_encoder(settings: &EncoderSettings) -> Result<gst::Element, OutputError> {
+    if settings.codec == VideoCodec::Vp8 {
+        let e = make("vp8enc", Some("venc"))?;
+        e.set_property("deadline", 1i64);
+        e.set_property(
+            "target-bitrate",
+            (settings.video_kbps.saturating_mul(1000)).min(i32::MAX as u32) as i32,
+        );
+        e.set_property(
+            "keyframe-max-dist",
+            settings.keyframe_interval.min(i32::MAX as u32) as i32,
+        );
+        e.set_property_from_str("end-usage", "cbr");
+        e.set_property("cpu-used", 8i32);
+        e.set_property("threads", 2i32);
+        e.set_property_from_str("error-resilient", "default");
+        return Ok(e);
+    }
+    let want_nv = match settings.kind {
+        EncoderKind::X264 => false,
+        EncoderKind::Nvh264 => true,
+        EncoderKind::Auto => super::has_element("nvh264enc"),
+    };
+    if want_nv {
+        match make("nvh264enc", Some("venc")) {
+            Ok(e) => {
+                e.set_property("bitrate", settings.video_kbps);
+                e.set_property(
+                    "gop-size",
+                    settings.keyframe_interval.min(i32::MAX as u32) as i32,
+                );
+                if e.has_property("zerolatency") {
+                    e.set_property("zerolatency", true);
+                }
+                if e.has_property("bframes") {
+                    e.set_property("bframes", 0u32);
+                }
+                return Ok(e);
+            }
+            Err(err) if settings.kind == EncoderKind::Nvh264 => return Err(err),
+            Err(_) => {}
+        }
+    }
+    let e = make("x264enc", Some("venc"))?;
+    e.set_property_from_str("tune", "zerolatency");
+    e.set_property_from_str("speed-preset", &settings.preset);
+    e.set_property("bitrate", settings.video_kbps);
+    e.set_property("key-int-max", settings.keyframe_interval);
+    Ok(e)
+}
+
+/// Encoder, profile capsfilter and parser for `settings`: raw I420 in, `video/x-h264` (or
+/// `video/x-vp8`) out. With `byte_stream`, H.264 leaves as Annex B access units with SPS/PPS
+/// before every keyframe, so any consumer can start at any keyframe.
+pub(crate) fn video_encode_chain(
+    settings: &EncoderSettings,
+    byte_stream: bool,
+) -> Result<Vec<gst::Element>, OutputError> {
+    let enc = video_encoder(settings)?;
+    if settings.codec == VideoCodec::Vp8 {
+        return Ok(vec![enc]);
+    }
+    let profile = caps_filter(
+        gst::Caps::builder("video/x-h264")
+            .field("profile", settings.profile.caps_name())
+            .build(),
+    )?;
+    let parse = make("h264parse", None)?;
+    if !byte_stream {
+        return Ok(vec![enc, profile, parse]);
+    }
+    parse.set_property("config-interval", -1i32);
+    let fmt = caps_filter(
+        gst::Caps::builder("video/x-h264")
+            .field("stream-format", "byte-stream")
+            .field("alignment", "au")
+            .build(),
+    )?;
+    Ok(vec![enc, profile, parse, fmt])
+}
+
+/// Audio codec of an encode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AudioCodec {
+    /// AAC-LC (FLV, MPEG-TS, MP4, HLS).
+    Aac,
+    /// Opus (WHIP egress).
+    Opus,
+}
+
+/// Convert, resample and encode raw F32 audio to AAC (`avenc_aac` + `aacparse`) or Opus.
+pub(crate) fn audio_encode_chain(
+    codec: AudioCodec,
+    bitrate_bps: u32,
+) -> Result<Vec<gst::Element>, OutputError> {
+    let conv = make("audioconvert", None)?;
+    let res = make("audioresample", None)?;
+    match codec {
+        AudioCodec::Aac => {
+            let enc = make("avenc_aac", Some("aenc"))?;
+            enc.set_property("bitrate", bitrate_bps.min(i32::MAX as u32) as i32);
+            let parse = make("aacparse", None)?;
+            Ok(vec![conv, res, enc, parse])
+        }
+        AudioCodec::Opus => {
+            let enc = make("opusenc", Some("aenc"))?;
+            enc.set_property("bitrate", bitrate_bps.clamp(6_000, 510_000) as i32);
+            Ok(vec![conv, res, enc])
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Helpers of the output tests: real servers on loopback (nginx-rtmp, GStreamer receivers)
+//! run as child processes killed on drop, ffprobe read-back, event waits.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use compositor::gpu::AdapterChoice;
+use compositor::output::EncoderSettings;
+use compositor::session::{EventLog, SessionEvent};
+use compositor::stream::LiveOptions;
+use layouts::Size;
+
+/// A child process killed (and reaped) on drop.
+pub struct ChildGuard(pub Option<Child>);
+
+impl ChildGuard {
+    /// Kills it now (SIGKILL) and waits.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+    /// Interrupts it (SIGINT) and waits up to `t`, then kills.
+    pub fn interrupt(&mut self, t: Duration) {
+        if let Some(c) = self.0.as_mut() {
+            let _ = Command::new("kill")
+                .args(["-INT", &c.id().to_string()])
+                .status();
+            let end = Instant::now() + t;
+            while Instant::now() < end {
+                if let Ok(Some(_)) = c.try_wait() {
+                    self.0 = None;
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.kill();
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A free TCP/UDP port on loopback (bound then released).
+pub fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = l.local_addr().unwrap().port();
+    // Make sure the UDP side is free as well (SRT).
+    let _u = std::net::UdpSocket::bind(("127.0.0.1", p)).ok();
+    p
+}
+
+/// A fresh temp folder under the target dir.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// nginx with the RTMP module, listening on `port`, application `live`, recording every
+/// published stream under `dir/rec`.
+pub struct Nginx {
+    pub dir: PathBuf,
+    pub port: u16,
+    guard: ChildGuard,
+}
+
+impl Nginx {
+    pub fn start(dir: &Path, port: u16) -> Nginx {
+        let rec = dir.join("rec");
+        std::fs::create_dir_all(&rec).unwrap();
+        let conf = format!(
+            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n\
+             daemon off;\nmaster_process off;\n\
+             pid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
+             events {{ worker_connections 64; }}\n\
+             rtmp {{ server {{ listen 127.0.0.1:{port}; chunk_size 4096;\n\
+               application live {{ live on; record all; record_path {r}; record_unique on; }}\n\
+             }} }}\n",
+            d = dir.display(),
+            r = rec.display(),
+        );
+        let conf_path = dir.join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new("/usr/sbin/nginx")
+            .arg("-e")
+            .arg(dir.join("error.log"))
+            .arg("-c")
+            .arg(&conf_path)
+            .arg("-p")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nginx runs (scripts/setup.sh installs nginx-light + libnginx-mod-rtmp)");
+        let n = Nginx {
+            dir: dir.to_path_buf(),
+            port,
+            guard: ChildGuard(Some(child)),
+        };
+        let end = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                Instant::now() < end,
+                "nginx did not listen: {}",
+                std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        n
+    }
+
+    pub fn url(&self) -> String {
+        format!("rtmp://127.0.0.1:{}/live", self.port)
+    }
+
+    /// SIGKILL, like a crash.
+    pub fn kill(&mut self) {
+        self.guard.kill();
+    }
+
+    /// Recorded FLV files, oldest first.
+    pub fn recordings(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(self.dir.join("rec"))
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "flv"))
+            .collect();
+        v.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        v
+    }
+}
+
+/// ffprobe `entries` of `path` (or URL) in `default=nw=1` form.
+pub fn probe(path: &str, entries: &str, extra: &[&str]) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(extra)
+        .args(["-show_entries", entries, "-of", "default=nw=1", path])
+        .output()
+        .expect("ffprobe runs");
+    assert!(
+        out.status.success(),
+        "ffprobe {path} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// Asserts H.264 at `w`x`h` and 30 fps plus AAC audio in `path`.
+pub fn assert_h264_aac(path: &str, w: u32, h: u32) {
+    let s = probe(
+        path,
+        "stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate",
+        &[],
+    );
+    assert!(s.contains("codec_name=h264"), "{path}: {s}");
+    assert!(s.contains("codec_name=aac"), "{path}: {s}");
+    assert!(s.contains("codec_type=audio"), "{path}: {s}");
+    assert!(
+        s.contains(&format!("width={w}")) && s.contains(&format!("height={h}")),
+        "{path}: {s}"
+    );
+    // MP4/TS state the nominal rate; FLV carries millisecond timestamps, so there compare
+    // the measured average (a session that had to skip a late tick under load lowers it a
+    // little: that is counted by the session, not an output fault).
+    let fps = s
+        .lines()
+        .filter_map(|l| l.strip_prefix("avg_frame_rate="))
+        .filter_map(|r| {
+            let (a, b) = r.split_once('/')?;
+            let (a, b): (f64, f64) = (a.parse().ok()?, b.parse().ok()?);
+            (b > 0.0 && a > 0.0).then(|| a / b)
+        })
+        .next();
+    let fps = fps.unwrap_or_else(|| panic!("{path}: no frame rate: {s}"));
+    assert!(
+        s.contains("r_frame_rate=30/1") || (fps - 30.0).abs() < 1.0,
+        "{path}: {fps} fps: {s}"
+    );
+}
+
+/// Decoded video frames in `path` (full decode).
+pub fn decoded_frames(path: &str) -> u64 {
+    let s = probe(
+        path,
+        "stream=nb_read_frames",
+        &["-select_streams", "v:0", "-count_frames"],
+    );
+    s.lines()
+        .find_map(|l| l.trim().strip_prefix("nb_read_frames="))
+        .unwrap_or_default()
+        .parse()
+        .unwrap_or_else(|_| panic!("{path}: {s}"))
+}
+
+/// Video packet pts (seconds) of `path`, in file order.
+pub fn video_pts(path: &str) -> Vec<f64> {
+    probe(path, "packet=pts_time", &["-select_streams", "v:0"])
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pts_time=")?.parse().ok())
+        .collect()
+}
+
+/// Waits until an event matching `pred` appears (after sequence `after`); returns its
+/// sequence number and the time it took.
+pub fn wait_event(
+    events: &EventLog,
+    after: u64,
+    timeout: Duration,
+    pred: impl Fn(&SessionEvent) -> bool,
+) -> Option<(u64, Duration)> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if let Some((seq, _)) = events.since(after).into_iter().find(|(_, e)| pred(e)) {
+            return Some((seq, start.elapsed()));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+/// Live options for tests: small canvas, cheap encoder, 1 s keyframes.
+pub fn live_options(size: Size) -> LiveOptions {
+    LiveOptions {
+        size,
+        duration: None,
+        encoder: EncoderSettings {
+            video_kbps: 1200,
+            preset: "ultrafast".into(),
+            keyframe_interval: 30,
+            ..EncoderSettings::default()
+        },
+        adapter: AdapterChoice::from_env().unwrap(),
+        host_size: Some(Size::new(320, 180)),
+        ..LiveOptions::default()
+    }
+}
+
+/// Tests in one binary run one at a time (each is a real-time session on a 2-core box).
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
