@@ -28,8 +28,8 @@ pub fn build(
     events: Arc<EventLog>,
 ) -> Result<SessionOutputs, CommandError> {
     let fmt = StreamFormat {
-        width: cfg.canvas.width,
-        height: cfg.canvas.height,
+        width: cfg.canvas.w,
+        height: cfg.canvas.h,
         fps_num: cfg.fps.num,
         fps_den: cfg.fps.den,
         matrix: ColorMatrix::Bt709,
