@@ -132,10 +132,9 @@ fn vp9_and_opus_from_webrtcbin() {
 fn ten_percent_loss_through_a_relay_recovers() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     // Bind first so the relay knows where to forward, then advertise the relay.
-    let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let udp_port = probe.local_addr().unwrap().port();
+    let probe = std::net::UdpSocket::bind((whip_support::local_ip(), 0)).unwrap();
+    let server_udp = probe.local_addr().unwrap();
     drop(probe);
-    let server_udp: std::net::SocketAddr = format!("127.0.0.1:{udp_port}").parse().unwrap();
     let relay = Relay::start(server_udp);
     let mut h = Harness::start(WhipConfig {
         udp_bind: server_udp,

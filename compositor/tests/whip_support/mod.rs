@@ -103,11 +103,28 @@ pub fn init_tracing() {
         .try_init();
 }
 
+/// This machine's address on its default route: libnice (webrtcbin, Chromium) gathers no
+/// loopback candidates when another interface exists, so the server must listen there.
+pub fn local_ip() -> std::net::IpAddr {
+    let probe = || -> std::io::Result<std::net::IpAddr> {
+        let s = UdpSocket::bind("0.0.0.0:0")?;
+        s.connect("203.0.113.1:9")?;
+        Ok(s.local_addr()?.ip())
+    };
+    match probe() {
+        Ok(ip) if !ip.is_unspecified() => ip,
+        _ => std::net::IpAddr::from([127, 0, 0, 1]),
+    }
+}
+
 impl Harness {
     /// A real-time 320×180 session whose grid shows input "host" full-frame, and the WHIP
     /// server for it on ephemeral ports.
-    pub fn start(cfg: WhipConfig) -> Harness {
+    pub fn start(mut cfg: WhipConfig) -> Harness {
         init_tracing();
+        if cfg.udp_bind.ip().is_loopback() {
+            cfg.udp_bind.set_ip(local_ip());
+        }
         let gpu = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
         let mut scfg = SessionConfig::new(Scene {
             layout: Layout::Grid {
@@ -312,6 +329,16 @@ impl Publisher {
             .map_err(|e| e.to_string())?
             .downcast::<gst::Pipeline>()
             .map_err(|_| "not a pipeline".to_string())?;
+        // str0m's DTLS (dimpl) takes ECDSA certificates only; webrtcbin makes RSA ones by
+        // default, so give its DTLS elements an ECDSA certificate before they start.
+        // webrtcbin computes the offer's fingerprint before its DTLS elements exist, so the
+        // certificate is set as they are added and the offer's fingerprint rewritten to match.
+        let (pem, fingerprint) = ecdsa_pem()?;
+        pipeline.connect_deep_element_added(move |_, _, element| {
+            if element.factory().is_some_and(|f| f.name() == "dtlssrtpdec") {
+                element.set_property("pem", pem.as_str());
+            }
+        });
         let wb = pipeline.by_name("wb").ok_or("no webrtcbin")?;
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let tx = Mutex::new(Some(tx));
@@ -356,6 +383,16 @@ impl Publisher {
             .property::<Option<gstreamer_webrtc::WebRTCSessionDescription>>("local-description")
             .ok_or("no local description")?;
         let sdp = local.sdp().as_text().map_err(|e| e.to_string())?;
+        let sdp: String = sdp
+            .lines()
+            .map(|l| {
+                if l.starts_with("a=fingerprint:") {
+                    format!("a=fingerprint:sha-256 {fingerprint}\r\n")
+                } else {
+                    format!("{l}\r\n")
+                }
+            })
+            .collect();
         let url = url.to_string();
         let token = token.to_string();
         let (status, location, answer) = rt.block_on(async move {
@@ -390,6 +427,58 @@ impl Publisher {
     }
 }
 
+/// A fresh self-signed P-256 certificate and its key, PEM (certificate first), and the
+/// certificate's SHA-256 fingerprint (colon-separated hex).
+fn ecdsa_pem() -> Result<(String, String), String> {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "-",
+            "-out",
+            "-",
+            "-subj",
+            "/CN=whip-test",
+            "-days",
+            "2",
+        ])
+        .output()
+        .map_err(|e| format!("openssl: {e}"))?;
+    let text = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
+    let cert_start = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .ok_or("no certificate from openssl")?;
+    let (key, cert) = (&text[..cert_start], &text[cert_start..]);
+    let mut child = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("openssl: {e}"))?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().ok_or("no stdin")?;
+        stdin
+            .write_all(cert.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let line = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
+    let fp = line
+        .trim()
+        .rsplit('=')
+        .next()
+        .ok_or("no fingerprint")?
+        .to_string();
+    Ok((format!("{cert}{key}"), fp))
+}
+
 impl Drop for Publisher {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
@@ -408,8 +497,8 @@ pub struct Relay {
 
 impl Relay {
     pub fn start(server: SocketAddr) -> Relay {
-        let front = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let back = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let front = UdpSocket::bind((local_ip(), 0)).unwrap();
+        let back = UdpSocket::bind((local_ip(), 0)).unwrap();
         front
             .set_read_timeout(Some(Duration::from_millis(50)))
             .unwrap();
