@@ -91,7 +91,7 @@ impl TrackCodec {
             Self::Vp8 => "vp8dec name=dec max-errors=-1 ! videoconvert ! video/x-raw,format=I420",
             Self::Vp9 => "vp9dec name=dec max-errors=-1 ! videoconvert ! video/x-raw,format=I420",
             Self::H264 => {
-                "h264parse ! avdec_h264 name=dec max-errors=-1 ! videoconvert ! video/x-raw,format=I420"
+                "h264parse ! avdec_h264 name=dec max-errors=-1 thread-type=slice ! videoconvert ! video/x-raw,format=I420"
             }
             Self::Opus => {
                 "opusdec name=dec plc=true ! audioconvert ! audioresample ! \
@@ -239,6 +239,19 @@ impl TrackDecoder {
                 t.pop_front();
             }
             t.push_back((pts_ns, timing));
+        }
+        if self.codec == TrackCodec::H264 && tracing::enabled!(tracing::Level::TRACE) {
+            let nals: Vec<u8> = data
+                .windows(4)
+                .filter(|w| w[..3] == [0, 0, 1])
+                .map(|w| w[3] & 0x1f)
+                .collect();
+            tracing::trace!(
+                len = data.len(),
+                ?nals,
+                rtp = timing.rtp_time,
+                "h264 access unit"
+            );
         }
         let mut buf = gst::Buffer::from_slice(data);
         if let Some(b) = buf.get_mut() {

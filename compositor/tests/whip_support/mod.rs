@@ -297,7 +297,8 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Publishes a solid `rgb` picture of `w`×`h` at `fps` and a `freq` Hz sine to `url`.
+    /// Publishes a solid `rgb` picture of `w`×`h` at `fps` and a `freq` Hz sine to `url`;
+    /// `nack`: offer NACK and answer retransmission requests.
     pub fn start(
         rt: &tokio::runtime::Runtime,
         url: &str,
@@ -306,6 +307,7 @@ impl Publisher {
         (w, h, fps): (u32, u32, u32),
         rgb: [u8; 3],
         freq: f64,
+        nack: bool,
     ) -> Result<Publisher, String> {
         gst::init().unwrap();
         let color = 0xff00_0000u32
@@ -315,7 +317,7 @@ impl Publisher {
         let enc = match codec {
             VideoCodec::Vp8 => "vp8enc deadline=1 keyframe-max-dist=60 error-resilient=partitions ! rtpvp8pay mtu=1200 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000".to_string(),
             VideoCodec::Vp9 => "vp9enc deadline=1 keyframe-max-dist=60 ! rtpvp9pay mtu=1200 ! application/x-rtp,media=video,encoding-name=VP9,payload=98,clock-rate=90000".to_string(),
-            VideoCodec::H264 => "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=60 ! video/x-h264,profile=constrained-baseline ! rtph264pay config-interval=-1 aggregate-mode=zero-latency mtu=1200 ! application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,packetization-mode=(string)1,profile-level-id=(string)42e01f".to_string(),
+            VideoCodec::H264 => "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=60 sliced-threads=false threads=1 ! video/x-h264,profile=constrained-baseline ! rtph264pay config-interval=-1 aggregate-mode=zero-latency mtu=1200 ! application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,packetization-mode=(string)1".to_string(),
         };
         let desc = format!(
             "webrtcbin name=wb bundle-policy=max-bundle \
@@ -353,6 +355,18 @@ impl Publisher {
             .map_err(|e| e.to_string())?;
         rx.recv_timeout(Duration::from_secs(10))
             .map_err(|_| "no negotiation-needed".to_string())?;
+        // NACK (and RTX) on every transceiver, as browsers do, when asked.
+        for i in 0..2i32 {
+            if !nack {
+                break;
+            }
+            if let Some(t) = wb.emit_by_name::<Option<gstreamer_webrtc::WebRTCRTPTransceiver>>(
+                "get-transceiver",
+                &[&i],
+            ) {
+                t.set_property("do-nack", true);
+            }
+        }
         // Offer.
         let (otx, orx) = std::sync::mpsc::channel();
         let promise = gst::Promise::with_change_func(move |reply| {
