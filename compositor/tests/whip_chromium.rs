@@ -1,5 +1,6 @@
 //! Headless Chromium publishes over WHIP from a page (fixtures/whip_publish.html: getUserMedia
-//! + RTCPeerConnection + fetch POST with the bearer token, cross-origin, so CORS must work).
+//! with RTCPeerConnection and a fetch POST with the bearer token, cross-origin, so CORS must
+//! work).
 //! Its fake camera and microphone play files this test writes (a solid-colour 320×240 Y4M and
 //! a 523 Hz WAV): decoded frames arrive at that size and near 30 fps, the host shows in the
 //! composite in its colour, the mix carries 523 Hz.
@@ -33,7 +34,7 @@ impl Drop for ChildGuard {
 fn write_y4m(path: &Path, w: u32, h: u32, rgb: [u8; 3], frames: u32) {
     let (y, u, v) = rgb_to_yuv(rgb[0], rgb[1], rgb[2], ColorMatrix::Bt601);
     let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    write!(f, "YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg\n").unwrap();
+    writeln!(f, "YUV4MPEG2 W{w} H{h} F30:1 Ip A1:1 C420jpeg").unwrap();
     let luma = vec![y; (w * h) as usize];
     let cu = vec![u; (w * h / 4) as usize];
     let cv = vec![v; (w * h / 4) as usize];

@@ -79,7 +79,7 @@ impl OutputSink for CaptureSink {
         Ok(())
     }
     fn stats(&self) -> SinkStats {
-        self.stats.clone()
+        self.stats
     }
 }
 
@@ -299,6 +299,7 @@ pub struct Publisher {
 impl Publisher {
     /// Publishes a solid `rgb` picture of `w`×`h` at `fps` and a `freq` Hz sine to `url`;
     /// `nack`: offer NACK and answer retransmission requests.
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         rt: &tokio::runtime::Runtime,
         url: &str,
