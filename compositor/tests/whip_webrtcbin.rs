@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use compositor::ingest::WhipConfig;
 use compositor::session::SessionEvent;
-use whip_support::{Harness, Publisher, Relay, TOKEN, VideoCodec, close_rgb, tone_of};
+use whip_support::{Harness, PublishSpec, Publisher, Relay, TOKEN, VideoCodec, close_rgb, tone_of};
 
 /// The machine has few cores: one publisher at a time keeps the rates honest.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -43,11 +43,7 @@ fn publish_and_check(codec: VideoCodec, (w, hgt): (u32, u32), rgb: [u8; 3], freq
         &h.rt,
         &h.whip_url(),
         TOKEN,
-        codec,
-        (w, hgt, 30),
-        rgb,
-        freq,
-        true,
+        &PublishSpec::solid(codec, (w, hgt, 30), rgb, freq),
     )
     .expect("publish");
     h.wait_for(Duration::from_secs(15), "30 decoded frames", |h| {
@@ -179,11 +175,10 @@ fn loss_through_relay(nack: bool) {
         &h.rt,
         &h.whip_url(),
         TOKEN,
-        VideoCodec::Vp8,
-        (640, 360, 30),
-        rgb,
-        440.0,
-        nack,
+        &PublishSpec {
+            nack,
+            ..PublishSpec::solid(VideoCodec::Vp8, (640, 360, 30), rgb, 440.0)
+        },
     )
     .expect("publish");
     h.wait_for(Duration::from_secs(15), "30 decoded frames", |h| {

@@ -72,6 +72,9 @@ pub struct Peer {
     closed: Arc<AtomicBool>,
     created: Instant,
     connected: bool,
+    /// Since when ICE says disconnected (publishers that keep no consent checks going, like
+    /// libnice without consent freshness, trip str0m's ICE-lite timer while media flows).
+    disconnected_since: Option<Instant>,
     remote: Option<SocketAddr>,
     tracks: HashMap<Mid, Track>,
     stall: StallDetector,
@@ -114,6 +117,7 @@ impl Peer {
             closed: Arc::new(AtomicBool::new(false)),
             created: now,
             connected: false,
+            disconnected_since: None,
             remote: None,
             tracks: HashMap::new(),
             stall: StallDetector::new(settings.stall_timeout),
@@ -156,6 +160,15 @@ impl Peer {
             && now.saturating_duration_since(self.created) >= self.settings.ice_timeout
         {
             return Err("ice/dtls timeout".into());
+        }
+        if let Some(since) = self.disconnected_since {
+            let silent = self
+                .stall
+                .last_media()
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.settings.stall_timeout);
+            if silent && now.saturating_duration_since(since) >= self.settings.stall_timeout {
+                return Err("ice disconnected".into());
+            }
         }
         match self.stall.poll(now) {
             Some(StallChange::Stalled) => {
@@ -256,7 +269,13 @@ impl Peer {
                 });
             }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
-                return Err("ice disconnected".into());
+                tracing::debug!("ICE disconnected; the peer stays while media flows");
+                self.disconnected_since.get_or_insert(now);
+            }
+            Event::IceConnectionStateChange(
+                IceConnectionState::Connected | IceConnectionState::Completed,
+            ) => {
+                self.disconnected_since = None;
             }
             Event::MediaAdded(m) => {
                 self.tracks.entry(m.mid).or_insert_with(|| Track {

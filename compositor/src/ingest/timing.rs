@@ -119,6 +119,11 @@ impl StallDetector {
         None
     }
 
+    /// When media last arrived.
+    pub fn last_media(&self) -> Option<Instant> {
+        self.last_media
+    }
+
     /// When the next stall could be detected.
     pub fn deadline(&self) -> Option<Instant> {
         match (self.stalled, self.last_media) {

@@ -290,6 +290,40 @@ pub enum VideoCodec {
     Vp9,
 }
 
+/// What a [`Publisher`] sends.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishSpec {
+    /// Video codec.
+    pub codec: VideoCodec,
+    /// Width, height, frame rate.
+    pub size: (u32, u32, u32),
+    /// Picture colour (solid, or the moving pattern's tint is ignored when `moving`).
+    pub rgb: [u8; 3],
+    /// Sine frequency, Hz.
+    pub freq: f64,
+    /// Offer NACK and answer retransmission requests.
+    pub nack: bool,
+    /// A moving SMPTE pattern (realistic encode/decode load) instead of a solid colour.
+    pub moving: bool,
+    /// Video bitrate, kbit/s.
+    pub bitrate_kbps: u32,
+}
+
+impl PublishSpec {
+    /// A solid picture and a sine, NACK on, 1 Mbit/s.
+    pub fn solid(codec: VideoCodec, size: (u32, u32, u32), rgb: [u8; 3], freq: f64) -> Self {
+        Self {
+            codec,
+            size,
+            rgb,
+            freq,
+            nack: true,
+            moving: false,
+            bitrate_kbps: 1000,
+        }
+    }
+}
+
 /// A GStreamer `webrtcbin` WHIP publisher (the WebRTC stack is GStreamer's, not ours).
 pub struct Publisher {
     pipeline: gst::Pipeline,
@@ -297,32 +331,47 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    /// Publishes a solid `rgb` picture of `w`×`h` at `fps` and a `freq` Hz sine to `url`;
-    /// `nack`: offer NACK and answer retransmission requests.
-    #[allow(clippy::too_many_arguments)]
+    /// Publishes `spec` to `url` with the bearer `token`.
     pub fn start(
         rt: &tokio::runtime::Runtime,
         url: &str,
         token: &str,
-        codec: VideoCodec,
-        (w, h, fps): (u32, u32, u32),
-        rgb: [u8; 3],
-        freq: f64,
-        nack: bool,
+        spec: &PublishSpec,
     ) -> Result<Publisher, String> {
+        let PublishSpec {
+            codec,
+            size: (w, h, fps),
+            rgb,
+            freq,
+            nack,
+            moving,
+            bitrate_kbps,
+        } = *spec;
         gst::init().unwrap();
         let color = 0xff00_0000u32
             | (u32::from(rgb[0]) << 16)
             | (u32::from(rgb[1]) << 8)
             | u32::from(rgb[2]);
+        let (bps, kbps) = (bitrate_kbps * 1000, bitrate_kbps);
         let enc = match codec {
-            VideoCodec::Vp8 => "vp8enc deadline=1 keyframe-max-dist=60 error-resilient=partitions ! rtpvp8pay mtu=1200 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000".to_string(),
-            VideoCodec::Vp9 => "vp9enc deadline=1 keyframe-max-dist=60 ! rtpvp9pay mtu=1200 ! application/x-rtp,media=video,encoding-name=VP9,payload=98,clock-rate=90000".to_string(),
-            VideoCodec::H264 => "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=60 sliced-threads=false threads=1 ! video/x-h264,profile=constrained-baseline ! rtph264pay config-interval=-1 aggregate-mode=zero-latency mtu=1200 ! application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,packetization-mode=(string)1".to_string(),
+            VideoCodec::Vp8 => format!(
+                "vp8enc deadline=1 keyframe-max-dist=60 error-resilient=partitions target-bitrate={bps} cpu-used=8 ! rtpvp8pay mtu=1200 ! application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000"
+            ),
+            VideoCodec::Vp9 => format!(
+                "vp9enc deadline=1 keyframe-max-dist=60 target-bitrate={bps} cpu-used=8 ! rtpvp9pay mtu=1200 ! application/x-rtp,media=video,encoding-name=VP9,payload=98,clock-rate=90000"
+            ),
+            VideoCodec::H264 => format!(
+                "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=60 sliced-threads=false threads=1 bitrate={kbps} ! video/x-h264,profile=constrained-baseline ! rtph264pay config-interval=-1 aggregate-mode=zero-latency mtu=1200 ! application/x-rtp,media=video,encoding-name=H264,payload=102,clock-rate=90000,packetization-mode=(string)1"
+            ),
+        };
+        let source = if moving {
+            "pattern=smpte horizontal-speed=4".to_string()
+        } else {
+            format!("pattern=solid-color foreground-color={color}")
         };
         let desc = format!(
             "webrtcbin name=wb bundle-policy=max-bundle \
-             videotestsrc is-live=true pattern=solid-color foreground-color={color} ! \
+             videotestsrc is-live=true {source} ! \
              video/x-raw,width={w},height={h},framerate={fps}/1 ! videoconvert ! {enc} ! wb. \
              audiotestsrc is-live=true wave=sine freq={freq} volume=0.5 ! audioconvert ! audioresample ! \
              audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay ! \
