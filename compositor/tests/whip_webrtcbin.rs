@@ -243,3 +243,56 @@ fn loss_through_relay(nack: bool) {
     );
     h.shutdown();
 }
+
+/// No media for the stall timeout: `HostStalled`; media again: `HostResumed`. The host stays
+/// past str0m's ICE-lite consent timer (~15 s) although libnice sends no consent checks, as
+/// long as its media flows.
+#[test]
+fn stall_resume_and_long_lived_peer() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let probe = std::net::UdpSocket::bind((whip_support::local_ip(), 0)).unwrap();
+    let server_udp = probe.local_addr().unwrap();
+    drop(probe);
+    let relay = Relay::start(server_udp);
+    let mut h = Harness::start(WhipConfig {
+        udp_bind: server_udp,
+        public_addr: Some(relay.addr),
+        stall_timeout: Duration::from_millis(800),
+        ..WhipConfig::default()
+    });
+    let spec = PublishSpec::solid(VideoCodec::Vp8, (320, 180, 30), [90, 90, 200], 440.0);
+    let _publisher = Publisher::start(&h.rt, &h.whip_url(), TOKEN, &spec).expect("publish");
+    h.wait_for(Duration::from_secs(15), "30 decoded frames", |h| {
+        frames(h) >= 30
+    });
+    let joined = Instant::now();
+    let stalled = SessionEvent::HostStalled { id: "host".into() };
+    let resumed = SessionEvent::HostResumed { id: "host".into() };
+    assert!(!h.events().contains(&stalled));
+
+    relay.loss_percent.store(100, Ordering::Relaxed);
+    h.wait_for(Duration::from_secs(3), "HostStalled", |h| {
+        h.events().contains(&stalled)
+    });
+    assert!(!h.events().contains(&resumed));
+    relay.loss_percent.store(0, Ordering::Relaxed);
+    h.wait_for(Duration::from_secs(3), "HostResumed", |h| {
+        h.events().contains(&resumed)
+    });
+
+    // Past the ICE-lite consent timer, still there and still decoding.
+    while joined.elapsed() < Duration::from_secs(18) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(h.server.peer_count(), 1, "events {:?}", h.events());
+    let rate = measure_rate(&h, Duration::from_secs(2));
+    assert!(rate > 26.0, "rate after 18 s {rate:.1} fps");
+    assert!(
+        !h.events()
+            .iter()
+            .any(|e| matches!(e, SessionEvent::HostLeft { .. })),
+        "{:?}",
+        h.events()
+    );
+    h.shutdown();
+}
