@@ -296,3 +296,30 @@ fn stall_resume_and_long_lived_peer() {
     );
     h.shutdown();
 }
+
+/// The host changes its picture size mid-stream: decoding goes on at the new size, the peer
+/// stays, the composite still shows the host.
+#[test]
+fn resolution_change_mid_stream() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut h = Harness::start(WhipConfig::default());
+    let rgb = [230, 120, 30];
+    let spec = PublishSpec::solid(VideoCodec::Vp8, (320, 180, 30), rgb, 440.0);
+    let publisher = Publisher::start(&h.rt, &h.whip_url(), TOKEN, &spec).expect("publish");
+    h.wait_for(Duration::from_secs(15), "30 decoded frames", |h| {
+        frames(h) >= 30
+    });
+    assert_eq!(h.stats().map(|s| (s.width, s.height)), Some((320, 180)));
+    publisher.set_video_size(640, 360, 30);
+    h.wait_for(Duration::from_secs(5), "frames at 640x360", |h| {
+        h.stats().is_some_and(|s| (s.width, s.height) == (640, 360))
+    });
+    let rate = measure_rate(&h, Duration::from_secs(2));
+    assert!(rate > 26.0, "rate after the change {rate:.1} fps");
+    h.wait_for(Duration::from_secs(2), "the host in the composite", |h| {
+        h.centre_rgb().is_some_and(|c| close_rgb(c, rgb, 24.0))
+    });
+    assert_eq!(h.server.peer_count(), 1);
+    drop(publisher);
+    h.shutdown();
+}

@@ -372,7 +372,7 @@ impl Publisher {
         let desc = format!(
             "webrtcbin name=wb bundle-policy=max-bundle \
              videotestsrc is-live=true {source} ! \
-             video/x-raw,width={w},height={h},framerate={fps}/1 ! videoconvert ! {enc} ! wb. \
+             capsfilter name=vcaps caps=video/x-raw,width={w},height={h},framerate={fps}/1 ! videoconvert ! {enc} ! wb. \
              audiotestsrc is-live=true wave=sine freq={freq} volume=0.5 ! audioconvert ! audioresample ! \
              audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay ! \
              application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000 ! wb."
@@ -541,6 +541,20 @@ fn ecdsa_pem() -> Result<(String, String), String> {
         .ok_or("no fingerprint")?
         .to_string();
     Ok((format!("{cert}{key}"), fp))
+}
+
+impl Publisher {
+    /// Changes the sent picture size mid-stream (the encoder restarts with a keyframe).
+    pub fn set_video_size(&self, w: u32, h: u32, fps: i32) {
+        let caps = gst::Caps::builder("video/x-raw")
+            .field("width", w as i32)
+            .field("height", h as i32)
+            .field("framerate", gst::Fraction::new(fps, 1))
+            .build();
+        if let Some(f) = self.pipeline.by_name("vcaps") {
+            f.set_property("caps", &caps);
+        }
+    }
 }
 
 impl Drop for Publisher {
