@@ -323,3 +323,39 @@ fn resolution_change_mid_stream() {
     drop(publisher);
     h.shutdown();
 }
+
+/// The session removes the slot a host publishes to: the host's peer is torn down
+/// (`HostLeft` "input removed") and nothing is left behind.
+#[test]
+fn removing_the_slot_tears_the_peer_down() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let h = Harness::start(WhipConfig::default());
+    let sender = h.handle.add_input("guest").unwrap();
+    h.directory.slots.lock().unwrap().insert(
+        ("s1".into(), "guest".into()),
+        compositor::ingest::IngestSlot {
+            token: TOKEN.into(),
+            sender,
+            session: h.handle.clone(),
+        },
+    );
+    let spec = PublishSpec::solid(VideoCodec::Vp8, (320, 180, 30), [10, 200, 10], 440.0);
+    let url = format!("{}/whip/s1/guest", h.base);
+    let _publisher = Publisher::start(&h.rt, &url, TOKEN, &spec).expect("publish");
+    h.wait_for(Duration::from_secs(15), "guest frames", |h| {
+        h.server
+            .stats()
+            .iter()
+            .any(|s| s.input_id == "guest" && s.frames_decoded >= 10)
+    });
+    h.handle
+        .command(compositor::session::Command::RemoveInput { id: "guest".into() })
+        .unwrap();
+    h.wait_for(Duration::from_secs(3), "the guest's peer torn down", |h| {
+        h.server.peer_count() == 0
+    });
+    assert!(h.events().contains(&SessionEvent::HostLeft {
+        id: "guest".into(),
+        reason: "input removed".into()
+    }));
+}
