@@ -57,6 +57,9 @@ struct Track {
     rid: Option<Rid>,
     nacks: u64,
     broken: bool,
+    /// A frame was dropped before the decoder (or none decoded yet): later frames reference
+    /// what the decoder never saw, so skip to the next keyframe instead of decoding garbage.
+    await_keyframe: bool,
 }
 
 /// A host being received.
@@ -285,6 +288,7 @@ impl Peer {
                     rid: None,
                     nacks: 0,
                     broken: false,
+                    await_keyframe: m.kind == str0m::media::MediaKind::Video,
                 });
                 tracing::debug!(mid = %m.mid, kind = ?m.kind, "track added");
             }
@@ -392,6 +396,13 @@ impl Peer {
             }),
             abs_capture_time: d.ext_vals.abs_capture_time.map(|a| a.capture_time),
         };
+        if codec.is_video() && track.await_keyframe {
+            if !d.is_keyframe() {
+                track.throttle.want();
+                return;
+            }
+            track.await_keyframe = false;
+        }
         if let Some(dec) = track.decoder.as_mut()
             && dec.push(d.data, timing) == Pushed::Dropped
         {
@@ -401,6 +412,7 @@ impl Peer {
             }
             if codec.is_video() {
                 track.throttle.want();
+                track.await_keyframe = true;
             }
         }
     }
