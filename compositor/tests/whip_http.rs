@@ -339,3 +339,57 @@ fn publish_delete_replace_and_ice_timeout() {
     }));
     h.shutdown();
 }
+
+#[test]
+fn host_limit_answers_503_but_a_reconnect_replaces() {
+    let mut h = Harness::start(WhipConfig {
+        max_peers: 1,
+        ..WhipConfig::default()
+    });
+    let sender = h.handle.add_input("guest").unwrap();
+    h.directory.slots.lock().unwrap().insert(
+        ("s1".into(), "guest".into()),
+        compositor::ingest::IngestSlot {
+            token: TOKEN.into(),
+            sender,
+            session: h.handle.clone(),
+        },
+    );
+    let sdp = Some("application/sdp");
+    let a = request(
+        &h,
+        "POST",
+        "/whip/s1/host",
+        Some(TOKEN),
+        sdp,
+        offer("opus", "VP8"),
+    );
+    assert_eq!(a.status, 201, "{}", a.body);
+    let g = request(
+        &h,
+        "POST",
+        "/whip/s1/guest",
+        Some(TOKEN),
+        sdp,
+        offer("opus", "VP8"),
+    );
+    assert_eq!(g.status, 503, "over the host limit: {}", g.body);
+    assert_eq!(h.server.peer_count(), 1);
+    let b = request(
+        &h,
+        "POST",
+        "/whip/s1/host",
+        Some(TOKEN),
+        sdp,
+        offer("opus", "VP8"),
+    );
+    assert_eq!(b.status, 201, "a reconnect replaces: {}", b.body);
+    h.wait_for(Duration::from_secs(2), "the first peer replaced", |h| {
+        h.events().contains(&SessionEvent::HostLeft {
+            id: "host".into(),
+            reason: "replaced".into(),
+        })
+    });
+    assert_eq!(h.server.peer_count(), 1);
+    h.shutdown();
+}

@@ -193,7 +193,7 @@ async fn publish(
         Ok(o) => o,
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("not an SDP offer: {e}")),
     };
-    if st.registry.len() >= st.cfg.max_peers {
+    if st.registry.count_others(&session_id, &input_id) >= st.cfg.max_peers {
         return text(StatusCode::SERVICE_UNAVAILABLE, "too many hosts publishing");
     }
     let now = Instant::now();

@@ -61,6 +61,15 @@ impl Registry {
         self.lock().len()
     }
 
+    /// Live resources publishing to inputs other than `(session_id, input_id)` (a publish
+    /// there replaces its own, so it does not count against the limit).
+    pub fn count_others(&self, session_id: &str, input_id: &str) -> usize {
+        self.lock()
+            .values()
+            .filter(|e| e.session_id != session_id || e.input_id != input_id)
+            .count()
+    }
+
     /// True when no resource is live.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
