@@ -32,13 +32,7 @@ fn measure_rate(h: &Harness, window: Duration) -> f64 {
 
 fn publish_and_check(codec: VideoCodec, (w, hgt): (u32, u32), rgb: [u8; 3], freq: f64, name: &str) {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut h = Harness::start(WhipConfig {
-        decoder_queue: std::env::var("DQ")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(32),
-        ..WhipConfig::default()
-    });
+    let mut h = Harness::start(WhipConfig::default());
     let publisher = Publisher::start(
         &h.rt,
         &h.whip_url(),
