@@ -85,6 +85,7 @@ enum Cmd {
         /// Give up decoding after this many seconds.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+    },
     /// Run the server: gRPC control API, HTTP (metrics, WHIP), sessions on the GPU.
     Serve {
         /// TOML config file (see compositor::server::config for the keys).

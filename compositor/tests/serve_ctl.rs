@@ -61,6 +61,7 @@ fn serve_ctl_metrics_and_sigterm() {
             TOKEN,
         ])
         .env("COMPOSITOR_HTTP_PUBLIC_URL", "https://live.example.com")
+        .env("COMPOSITOR_WHIP_UDP_BIND", "127.0.0.1:0")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()

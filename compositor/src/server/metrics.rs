@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::SessionManager;
+use crate::ingest::IngestStats;
 use crate::output::OutputState;
 
 /// Escapes a label value.
@@ -35,8 +36,8 @@ impl Family {
     }
 }
 
-/// The exposition text.
-pub fn render(manager: &SessionManager) -> String {
+/// The exposition text: every session, plus the WHIP hosts' receive/decode counters.
+pub fn render(manager: &SessionManager, ingest: &[IngestStats]) -> String {
     let sessions = manager.all();
     let mut f_sessions = Family::new("compositor_sessions", "gauge", "Running sessions.");
     f_sessions.push(String::new(), sessions.len() as f64);
@@ -180,6 +181,33 @@ pub fn render(manager: &SessionManager) -> String {
             out_reconn.push(l, o.counters.reconnects as f64);
         }
     }
+    let mut ingest_fams = Vec::new();
+    type Pick = fn(&IngestStats) -> u64;
+    let picks: [(&'static str, &'static str, Pick); 9] = [
+        ("compositor_whip_packets_total", "RTP packets received from the host.", |s| s.packets),
+        ("compositor_whip_bytes_total", "RTP payload bytes received from the host.", |s| s.bytes),
+        ("compositor_whip_lost_total", "RTP packets lost.", |s| s.lost),
+        ("compositor_whip_nacks_total", "NACKs sent to the host.", |s| s.nacks),
+        ("compositor_whip_plis_total", "PLIs (keyframe requests) sent to the host.", |s| s.plis),
+        ("compositor_whip_frames_decoded_total", "Video frames decoded.", |s| s.frames_decoded),
+        ("compositor_whip_audio_blocks_total", "Audio blocks decoded.", |s| s.audio_blocks),
+        ("compositor_whip_decode_errors_total", "Decoder errors.", |s| s.decode_errors),
+        ("compositor_whip_handoff_drops_total", "Encoded frames dropped at a full decoder queue.", |s| s.handoff_drops),
+    ];
+    for (name, help, pick) in picks {
+        let mut fam = Family::new(name, "counter", help);
+        for st in ingest {
+            fam.push(
+                format!(
+                    "session=\"{}\",input=\"{}\"",
+                    esc(&st.session_id),
+                    esc(&st.input_id)
+                ),
+                pick(st) as f64,
+            );
+        }
+        ingest_fams.push(fam);
+    }
     let mut out = String::new();
     for fam in [
         f_sessions,
@@ -203,7 +231,10 @@ pub fn render(manager: &SessionManager) -> String {
         out_bytes,
         out_dropped,
         out_reconn,
-    ] {
+    ]
+    .into_iter()
+    .chain(ingest_fams)
+    {
         let _ = writeln!(out, "# HELP {} {}", fam.name, fam.help);
         let _ = writeln!(out, "# TYPE {} {}", fam.name, fam.kind);
         for (labels, v) in fam.rows {

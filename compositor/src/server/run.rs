@@ -1,5 +1,5 @@
-//! `compositor serve`: one tokio runtime running the gRPC listener and the HTTP listener
-//! (metrics now; the WHIP routes join the router in [`http_router`]), the session manager on
+//! `compositor serve`: one tokio runtime running the gRPC listener, the HTTP listener (WHIP
+//! routes and `/metrics`, see [`http_router`]) and the WHIP media UDP socket, the session manager on
 //! the shared GPU context, and a clean stop on SIGINT/SIGTERM (listeners drained, then every
 //! session stopped so outputs finish their files).
 //!
@@ -19,9 +19,18 @@ use axum::routing::get;
 use super::config::ServeConfig;
 use super::{ManagerSettings, SessionManager, metrics};
 use crate::gpu::{AdapterChoice, GpuContext};
+use crate::ingest::{WhipConfig, WhipServer};
 
-async fn metrics_handler(State(manager): State<Arc<SessionManager>>) -> impl IntoResponse {
-    let text = tokio::task::spawn_blocking(move || metrics::render(&manager))
+/// What the HTTP handlers share.
+#[derive(Clone)]
+struct HttpState {
+    manager: Arc<SessionManager>,
+    whip: Option<Arc<WhipServer>>,
+}
+
+async fn metrics_handler(State(st): State<HttpState>) -> impl IntoResponse {
+    let ingest = st.whip.as_ref().map(|w| w.stats()).unwrap_or_default();
+    let text = tokio::task::spawn_blocking(move || metrics::render(&st.manager, &ingest))
         .await
         .unwrap_or_default();
     (
@@ -33,14 +42,28 @@ async fn metrics_handler(State(manager): State<Arc<SessionManager>>) -> impl Int
     )
 }
 
-/// THE HTTP router of the server (one listener, `http.bind`): `/metrics` now.
-///
-/// WHIP INTEGRATION POINT: merge the WHIP endpoint's `axum::Router` here (it resolves
-/// publish targets through `manager` as an [`crate::ingest::IngestDirectory`]).
-pub fn http_router(manager: Arc<SessionManager>) -> Router {
-    Router::new()
+/// THE HTTP router of the server (one listener, `http.bind`): `/metrics` and, when a WHIP
+/// server is given, its routes (`/whip/{session}/{input}` and the resources; publish
+/// targets resolve through `manager` as an [`crate::ingest::IngestDirectory`]).
+pub fn http_router(manager: Arc<SessionManager>, whip: Option<Arc<WhipServer>>) -> Router {
+    let metrics = Router::new()
         .route("/metrics", get(metrics_handler))
-        .with_state(manager)
+        .with_state(HttpState {
+            manager,
+            whip: whip.clone(),
+        });
+    match whip {
+        Some(w) => metrics.merge(w.router()),
+        None => metrics,
+    }
+}
+
+/// The address this machine uses towards the Internet (a UDP `connect` sends nothing; it
+/// only asks the kernel for the route's source address).
+fn default_route_ip() -> anyhow::Result<std::net::IpAddr> {
+    let s = std::net::UdpSocket::bind("0.0.0.0:0")?;
+    s.connect("192.0.2.1:9")?;
+    Ok(s.local_addr()?.ip())
 }
 
 /// Resolves when SIGINT or SIGTERM arrives.
@@ -119,15 +142,42 @@ async fn serve_async(cfg: ServeConfig, adapter: AdapterChoice) -> anyhow::Result
             ..ManagerSettings::default()
         },
     ));
+    let public_ip = match cfg.whip_public_addr {
+        Some(ip) => Some(ip),
+        None if cfg.whip_udp_bind.ip().is_unspecified() => {
+            let ip = default_route_ip().context(
+                "whip.udp_bind is unspecified and no default-route address was found: set whip.public_addr",
+            )?;
+            tracing::warn!(%ip, "whip.public_addr is not set: announcing the default-route address in ICE candidates");
+            Some(ip)
+        }
+        None => None,
+    };
+    let whip_cfg = WhipConfig {
+        udp_bind: cfg.whip_udp_bind,
+        public_addr: public_ip.map(|ip| std::net::SocketAddr::new(ip, 0)),
+        ..WhipConfig::default()
+    };
+    let directory: Arc<dyn crate::ingest::IngestDirectory> = manager.clone();
+    let whip = Arc::new(
+        WhipServer::start(whip_cfg, directory)
+            .await
+            .with_context(|| format!("whip.udp_bind {}", cfg.whip_udp_bind))?,
+    );
+    let udp_addr = whip.udp_addr();
     tracing::info!(
         grpc = %grpc_addr,
         http = %http_addr,
-        whip_udp = %cfg.whip_udp_bind,
+        whip_udp = %udp_addr,
         "compositor serving"
     );
     println!(
         "{}",
-        serde_json::json!({"grpc": grpc_addr.to_string(), "http": http_addr.to_string()})
+        serde_json::json!({
+            "grpc": grpc_addr.to_string(),
+            "http": http_addr.to_string(),
+            "whip_udp": udp_addr.to_string(),
+        })
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let wait_stop = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -144,7 +194,7 @@ async fn serve_async(cfg: ServeConfig, adapter: AdapterChoice) -> anyhow::Result
         wait_stop(stop_rx.clone()),
     ));
     let http_task = tokio::spawn(
-        axum::serve(http, http_router(manager.clone()))
+        axum::serve(http, http_router(manager.clone(), Some(whip.clone())))
             .with_graceful_shutdown(wait_stop(stop_rx))
             .into_future(),
     );
@@ -158,6 +208,7 @@ async fn serve_async(cfg: ServeConfig, adapter: AdapterChoice) -> anyhow::Result
     if let Err(e) = http_task.await {
         tracing::warn!(error = %e, "HTTP server task failed");
     }
+    whip.shutdown().await;
     let m = manager.clone();
     tokio::task::spawn_blocking(move || m.shutdown())
         .await
