@@ -19,8 +19,6 @@ PKGS=(
   gstreamer1.0-nice chromium
   # Real distribution servers for the output tests: nginx RTMP ingest, SRT tools.
   nginx-light libnginx-mod-rtmp srt-tools
-  # openssl CLI: the WHIP egress test makes an ECDSA certificate for webrtcbin.
-  openssl
 )
 
 missing=()
