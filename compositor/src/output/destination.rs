@@ -31,8 +31,9 @@ pub(crate) struct DestPipeline {
     pub asrc: gst_app::AppSrc,
 }
 
-/// Bytes an output's appsrc holds before its worker blocks (then its own queue drops).
-const APPSRC_MAX_BYTES: u64 = 4 << 20;
+/// Bytes an output's appsrc holds before its worker blocks (then its own queue drops):
+/// about 2 s at 4 Mbit/s, so a slow destination does not build up latency.
+const APPSRC_MAX_BYTES: u64 = 1 << 20;
 
 fn app_src(name: &str) -> gst_app::AppSrc {
     gst_app::AppSrc::builder()
