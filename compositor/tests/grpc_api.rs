@@ -913,12 +913,57 @@ async fn every_rpc_happy_paths_and_refusals() {
         Code::InvalidArgument,
         "target: is required",
     );
-    // A valid request reaches the backend; this build has no output hub yet.
+    // A valid request reaches the output hub: a real fragmented MP4 recording starts.
+    let rec_path = std::env::temp_dir().join(format!("grpc-api-rec-{}.mp4", std::process::id()));
+    let _ = std::fs::remove_file(&rec_path);
+    let rec_target = || {
+        Target::Mp4(pb::Mp4Target {
+            path: rec_path.to_string_lossy().into_owned(),
+        })
+    };
+    let added = c
+        .add_output(out(rec_target(), enc(|e| e.video_kbps = 800)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(added.output_id, "rec");
+    assert_eq!(added.kind, "mp4");
     refused(
-        c.add_output(out(mp4(), enc(|e| e.video_kbps = 2500))).await,
-        Code::FailedPrecondition,
-        "outputs are not available in this build",
+        c.add_output(out(rec_target(), None)).await,
+        Code::AlreadyExists,
+        "rec",
     );
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let outs = c
+        .list_outputs(pb::ListOutputsRequest {
+            session_id: "s1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(outs.outputs.len(), 1, "{outs:?}");
+    assert_eq!(outs.outputs[0].output_id, "rec");
+    assert!(outs.outputs[0].bytes > 0, "the recording received data: {outs:?}");
+    c.remove_output(pb::RemoveOutputRequest {
+        session_id: "s1".into(),
+        output_id: "rec".into(),
+    })
+    .await
+    .unwrap();
+    let meta = std::fs::metadata(&rec_path).unwrap();
+    assert!(meta.len() > 1000, "MP4 written: {} bytes", meta.len());
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0"])
+        .arg(&rec_path)
+        .output()
+        .unwrap();
+    let probe = String::from_utf8_lossy(&probe.stdout).to_string();
+    let fields: Vec<&str> = probe.trim().split(',').collect();
+    assert_eq!(fields.first().copied(), Some("h264"), "ffprobe: {probe}");
+    let frames: u64 = fields.last().and_then(|f| f.parse().ok()).unwrap_or(0);
+    assert!(frames >= 20, "decodable frames in the recording: {probe}");
+    let _ = std::fs::remove_file(&rec_path);
     let outs = c
         .list_outputs(pb::ListOutputsRequest {
             session_id: "s1".into(),
