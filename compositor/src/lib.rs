@@ -8,8 +8,8 @@
 
 pub mod align;
 pub mod bench;
-pub mod ctl;
 pub mod bench_e2e;
+pub mod ctl;
 pub mod demo;
 pub mod frame;
 pub mod gpu;

@@ -943,7 +943,10 @@ async fn every_rpc_happy_paths_and_refusals() {
         .into_inner();
     assert_eq!(outs.outputs.len(), 1, "{outs:?}");
     assert_eq!(outs.outputs[0].output_id, "rec");
-    assert!(outs.outputs[0].bytes > 0, "the recording received data: {outs:?}");
+    assert!(
+        outs.outputs[0].bytes > 0,
+        "the recording received data: {outs:?}"
+    );
     c.remove_output(pb::RemoveOutputRequest {
         session_id: "s1".into(),
         output_id: "rec".into(),
@@ -954,7 +957,12 @@ async fn every_rpc_happy_paths_and_refusals() {
     assert!(meta.len() > 1000, "MP4 written: {} bytes", meta.len());
     let probe = std::process::Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
-        .args(["-show_entries", "stream=codec_name,width,height,nb_read_frames", "-of", "csv=p=0"])
+        .args([
+            "-show_entries",
+            "stream=codec_name,width,height,nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(&rec_path)
         .output()
         .unwrap();

@@ -184,15 +184,49 @@ pub fn render(manager: &SessionManager, ingest: &[IngestStats]) -> String {
     let mut ingest_fams = Vec::new();
     type Pick = fn(&IngestStats) -> u64;
     let picks: [(&'static str, &'static str, Pick); 9] = [
-        ("compositor_whip_packets_total", "RTP packets received from the host.", |s| s.packets),
-        ("compositor_whip_bytes_total", "RTP payload bytes received from the host.", |s| s.bytes),
-        ("compositor_whip_lost_total", "RTP packets lost.", |s| s.lost),
-        ("compositor_whip_nacks_total", "NACKs sent to the host.", |s| s.nacks),
-        ("compositor_whip_plis_total", "PLIs (keyframe requests) sent to the host.", |s| s.plis),
-        ("compositor_whip_frames_decoded_total", "Video frames decoded.", |s| s.frames_decoded),
-        ("compositor_whip_audio_blocks_total", "Audio blocks decoded.", |s| s.audio_blocks),
-        ("compositor_whip_decode_errors_total", "Decoder errors.", |s| s.decode_errors),
-        ("compositor_whip_handoff_drops_total", "Encoded frames dropped at a full decoder queue.", |s| s.handoff_drops),
+        (
+            "compositor_whip_packets_total",
+            "RTP packets received from the host.",
+            |s| s.packets,
+        ),
+        (
+            "compositor_whip_bytes_total",
+            "RTP payload bytes received from the host.",
+            |s| s.bytes,
+        ),
+        ("compositor_whip_lost_total", "RTP packets lost.", |s| {
+            s.lost
+        }),
+        (
+            "compositor_whip_nacks_total",
+            "NACKs sent to the host.",
+            |s| s.nacks,
+        ),
+        (
+            "compositor_whip_plis_total",
+            "PLIs (keyframe requests) sent to the host.",
+            |s| s.plis,
+        ),
+        (
+            "compositor_whip_frames_decoded_total",
+            "Video frames decoded.",
+            |s| s.frames_decoded,
+        ),
+        (
+            "compositor_whip_audio_blocks_total",
+            "Audio blocks decoded.",
+            |s| s.audio_blocks,
+        ),
+        (
+            "compositor_whip_decode_errors_total",
+            "Decoder errors.",
+            |s| s.decode_errors,
+        ),
+        (
+            "compositor_whip_handoff_drops_total",
+            "Encoded frames dropped at a full decoder queue.",
+            |s| s.handoff_drops,
+        ),
     ];
     for (name, help, pick) in picks {
         let mut fam = Family::new(name, "counter", help);

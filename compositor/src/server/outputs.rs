@@ -9,8 +9,8 @@ use control_api::backend::{self as api, NewOutput};
 
 use crate::frame::ColorMatrix;
 use crate::output::{
-    EncoderKind, EncoderSettings, H264Profile, OutputControl, OutputHub, OutputSink,
-    OutputSpec, OutputTarget, SrtMode, StreamFormat, VideoCodec,
+    EncoderKind, EncoderSettings, H264Profile, OutputControl, OutputHub, OutputSink, OutputSpec,
+    OutputTarget, SrtMode, StreamFormat, VideoCodec,
 };
 use crate::session::{CommandError, EventLog, SessionConfig};
 
