@@ -17,6 +17,8 @@ PKGS=(
   ffmpeg
   # WebRTC peers we did not write, for the WHIP tests: webrtcbin's ICE (libnice) and Chromium.
   gstreamer1.0-nice chromium
+  # openssl CLI: the webrtcbin publisher gets an ECDSA certificate (str0m's DTLS takes no RSA).
+  openssl
   # Real distribution servers for the output tests: nginx RTMP ingest, SRT tools.
   nginx-light libnginx-mod-rtmp srt-tools
 )

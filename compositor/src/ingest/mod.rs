@@ -5,6 +5,37 @@
 //! `(session_id, input_id)` may go; it checks the bearer token itself and feeds decoded
 //! media into the slot's [`InputSender`]. When the session removes the slot (or ends), the
 //! sender reports [`crate::session::InputClosed`] and the publisher is torn down.
+//!
+//! ## The WHIP ingest (RFC 9725) built on it
+//! - [`WhipServer`] ([`server`]): binds one UDP socket for every host, spawns the UDP loop
+//!   ([`udp`]) on the caller's tokio runtime and gives the HTTP routes ([`http`]) to merge into
+//!   the server's router. [`WhipConfig`] ([`config`]) holds its settings.
+//! - Each host is a [`peer::Peer`]: a str0m `Rtc` (ICE-lite, answerer) owned by the UDP loop,
+//!   one GStreamer decoder per track ([`decode`]) running on GStreamer's threads, decoded
+//!   media handed to [`deliver::Delivery`] which stamps the session time and pushes into the
+//!   slot. Every decoded unit carries a [`MediaTiming`] (RTP time, clock rate, arrival instant,
+//!   latest sender report) up to that push: the alignment work changes only `deliver`.
+//! - Nothing on the media path blocks: hand-offs are bounded and drop with a counter.
+//! - Threads: HTTP handlers on tokio workers; the UDP loop is one tokio task; decoders are
+//!   GStreamer streaming threads. Time is `std::time::Instant`, read at the edges and passed
+//!   into the sans-IO parts ([`timing`], [`offer`]).
+
+pub mod config;
+pub mod decode;
+pub mod deliver;
+pub mod http;
+pub mod offer;
+pub mod peer;
+pub mod registry;
+pub mod server;
+pub mod stats;
+pub mod timing;
+pub mod udp;
+
+pub use config::WhipConfig;
+pub use server::{WhipError, WhipServer};
+pub use stats::IngestStats;
+pub use timing::MediaTiming;
 
 use crate::session::{InputSender, SessionHandle};
 
