@@ -16,5 +16,6 @@ pub mod tone;
 
 pub use analyze::{
     AnalyzeError, Decoded, HostRegion, HostSync, SyncReport, analyze_decoded, analyze_file,
+    decode_file,
 };
 pub use host::StampedHost;
