@@ -105,6 +105,10 @@ fn whip_hosts_are_in_lip_sync_and_in_step_on_the_output() {
             // Headroom for decoding on a loaded 2-core machine (the aligner counts a unit
             // late by its packet arrival; the session needs the decoded frame by then).
             margin: Duration::from_millis(30),
+            // Start with a budget that covers B's path: units late for the first budget
+            // make the mixer re-buffer B, which leaves B's sound late by up to the mixer's
+            // target depth until its drift control drains it at 1000 ppm (see docs/design.md).
+            initial_budget: Duration::from_millis(150),
             ..AlignConfig::default()
         },
         ..SessionConfig::new(scene())
@@ -212,6 +216,8 @@ fn whip_hosts_are_in_lip_sync_and_in_step_on_the_output() {
     });
     eprintln!("ingest: {ingest:?}");
     eprintln!("align: {:?}", mid.align);
+    eprintln!("inputs: {:?}", mid.inputs);
+    eprintln!("audio: {:?}", mid.audio);
     eprintln!(
         "relay forwarded {}",
         relay.forwarded.load(std::sync::atomic::Ordering::Relaxed)
