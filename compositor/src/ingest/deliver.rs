@@ -18,6 +18,9 @@
 //! resource, i.e. per connection) draws a fresh stream id, so a reconnect is a new stream for
 //! the aligner (RTP unwrapping and offsets restart) while both tracks keep sharing their
 //! host's sender clock. The timing is dropped after the push.
+//!
+//! When the session's added-latency log is enabled (benchmarks), each delivered picture's
+//! pts and completion instant are noted there ([`crate::measure::latency`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -127,6 +130,9 @@ impl Delivery {
     /// Sends a picture; `Err` when the slot is gone.
     pub fn video(&self, mut v: DecodedVideo) -> Result<(), InputClosed> {
         v.frame.pts = self.place(TrackKind::Video, &v.timing, Duration::ZERO);
+        if let Some(log) = self.session.latency_log() {
+            log.note_arrival(self.sender.id(), v.frame.pts, v.timing.completed);
+        }
         let c = &self.counters;
         c.frames_decoded.fetch_add(1, Ordering::Relaxed);
         c.width.store(v.frame.image.width(), Ordering::Relaxed);

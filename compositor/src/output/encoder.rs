@@ -357,6 +357,28 @@ impl GstEncoder {
         &self.encoder_name
     }
 
+    /// Calls `f(pts)` on the encoder's streaming thread for every encoded video buffer as it
+    /// leaves the encoder (latency measurement: the caller reads the clock). `false` when the
+    /// encoder element cannot be probed.
+    pub fn on_encoded_video(&self, f: impl Fn(Duration) + Send + Sync + 'static) -> bool {
+        let Some(pad) = self
+            .pipeline
+            .by_name("venc")
+            .and_then(|e| e.static_pad("src"))
+        else {
+            return false;
+        };
+        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            if let Some(gst::PadProbeData::Buffer(b)) = &info.data
+                && let Some(pts) = b.pts()
+            {
+                f(Duration::from_nanos(pts.nseconds()));
+            }
+            gst::PadProbeReturn::Ok
+        })
+        .is_some()
+    }
+
     fn check_bus(&self) -> Result<(), OutputError> {
         let Some(bus) = self.pipeline.bus() else {
             return Ok(());
