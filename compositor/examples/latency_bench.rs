@@ -6,27 +6,33 @@
 //! tick), `render_encode` (tick → encoded buffer: compose, readback, x264).
 //!
 //! `cargo run --release -p compositor --example latency_bench -- [seconds] [WxH]`
-//! (defaults: 20 s, 1280x720). The publisher is GStreamer `webrtcbin` in this process (moving
-//! SMPTE pattern, VP8 2.5 Mbit/s, 30 fps, + Opus) on the default-route address; the session
+//! (defaults: 20 s, 1280x720). The publisher is GStreamer `webrtcbin` in this process (the
+//! stamped test host of `tests/align_whip_support`: VP8 1.5 Mbit/s at 30 fps + Opus, sender
+//! reports on capture time, media only once connected, as browsers do) on the default-route
+//! address; the session
 //! composes the host full-frame at the same size, 30 fps, real time, encoding with x264
 //! (zerolatency) into an MP4 in a temporary directory. The first 3 s are left out (warm-up,
 //! first sender report).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+#[path = "../tests/align_whip_support/mod.rs"]
+mod align_whip_support;
 #[path = "../tests/whip_support/mod.rs"]
 mod whip_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use align_whip_support::StampPublisher;
 use compositor::gpu::{AdapterChoice, GpuContext};
 use compositor::ingest::{IngestDirectory, IngestSlot, WhipConfig, WhipServer};
+use compositor::measure::StampedHost;
 use compositor::measure::latency::added_latency;
 use compositor::output::{EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat};
 use compositor::session::{Session, SessionConfig};
 use layouts::{Layout, Scene, Size};
-use whip_support::{PublishSpec, Publisher, TOKEN, TestDirectory, VideoCodec, local_ip};
+use whip_support::{TOKEN, TestDirectory, local_ip};
 
 const WARMUP: Duration = Duration::from_secs(3);
 
@@ -121,15 +127,14 @@ fn main() {
         });
         (server, format!("http://{addr}"))
     });
-    let publisher = Publisher::start(
+    let mut host = StampedHost::new((60, 120, 200), 1000.0);
+    (host.width, host.height) = (w, h);
+    let publisher = StampPublisher::start(
         &rt,
         &format!("{base}/whip/s1/host"),
         TOKEN,
-        &PublishSpec {
-            moving: true,
-            bitrate_kbps: 2500,
-            ..PublishSpec::solid(VideoCodec::Vp8, (w, h, 30), [0, 0, 0], 440.0)
-        },
+        host,
+        Instant::now(),
     )
     .unwrap();
     let stats = {
@@ -156,8 +161,16 @@ fn main() {
         .iter()
         .map(|(pts, at)| (*pts, handle.session_time(*at)))
         .collect();
-    let report = added_latency(&delivered, &enc, Duration::from_nanos(1_000_000_000 / 30));
+    eprintln!(
+        "records: {} delivered (after warm-up), {} encoded; first delivered {:?}, first encoded {:?}",
+        delivered.len(),
+        enc.len(),
+        delivered.first(),
+        enc.first()
+    );
+    let report = added_latency(&delivered, &enc, 30, 1);
     let align = stats.align.first().map(|(_, a)| *a).unwrap_or_default();
+    eprintln!("align: {align:?}\ninputs: {:?}", stats.inputs);
     println!(
         "{w}x{h}@30, {seconds} s: {} frames measured; frames rendered {}, late ticks {}, render mean {:.1} ms (max {:.1}); aligner budget {:.1} ms, host delay {:.1} ms",
         report.frames,

@@ -357,8 +357,8 @@ impl GstEncoder {
         &self.encoder_name
     }
 
-    /// Calls `f(pts)` on the encoder's streaming thread for every encoded video buffer as it
-    /// leaves the encoder (latency measurement: the caller reads the clock). `false` when the
+    /// Calls `f(pts)` (running time = session pts) on the encoder's streaming thread for every
+    /// encoded video buffer as it leaves the encoder (latency measurement: the caller reads the clock). `false` when the
     /// encoder element cannot be probed.
     pub fn on_encoded_video(&self, f: impl Fn(Duration) + Send + Sync + 'static) -> bool {
         let Some(pad) = self
@@ -368,11 +368,16 @@ impl GstEncoder {
         else {
             return false;
         };
-        pad.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            // Encoders offset their output timestamps (x264enc: +1000 h) in a matching
+            // segment: report running time, which is the session pts.
             if let Some(gst::PadProbeData::Buffer(b)) = &info.data
                 && let Some(pts) = b.pts()
+                && let Some(seg) = pad.sticky_event::<gst::event::Segment>(0)
+                && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                && let Some(run) = seg.to_running_time(pts)
             {
-                f(Duration::from_nanos(pts.nseconds()));
+                f(Duration::from_nanos(run.nseconds()));
             }
             gst::PadProbeReturn::Ok
         })
