@@ -9,13 +9,14 @@
 //! from session time 0), passed in.
 //!
 //! Which output frame first shows a frame: the first tick at or after both its pts and its
-//! arrival (the session shows a slot's newest frame with pts ≤ tick); a frame superseded by a
-//! newer one before that tick was never shown and is left out. Parts of the total: `budget`
+//! arrival (the session shows a slot's newest frame with pts ≤ tick), or the next encoded
+//! output frame when that tick was skipped; a frame superseded by a newer one before that
+//! tick was never shown and is left out. Parts of the total: `budget`
 //! = pts − arrival (waiting for the playout time: the latency budget minus the network and
 //! capture-to-arrival time already spent), `grid` = tick − pts (waiting for the output frame),
 //! `render_encode` = encoder output − tick.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -134,7 +135,7 @@ pub fn added_latency(
     let tick_of = |t: Duration| (t.as_nanos() * num).div_ceil(unit);
     let tick_near = |t: Duration| (t.as_nanos() * num + unit / 2) / unit;
     let tick_time = |k: u128| Duration::from_nanos((k * unit / num) as u64);
-    let enc: HashMap<u128, Duration> = encoded
+    let enc: BTreeMap<u128, Duration> = encoded
         .iter()
         .map(|(pts, at)| (tick_near(*pts), *at))
         .collect();
@@ -150,7 +151,10 @@ pub fn added_latency(
     let (mut total, mut budget, mut grid, mut re) = (vec![], vec![], vec![], vec![]);
     let ms = |a: Duration, b: Duration| (a.as_secs_f64() - b.as_secs_f64()) * 1e3;
     for ((_, k), (pts, arrival)) in shown {
-        let Some(out) = enc.get(&k) else { continue };
+        // A skipped tick (real time, behind): the next encoded one shows it.
+        let Some((&k, out)) = enc.range(k..).next() else {
+            continue;
+        };
         let tick = tick_time(k);
         total.push(ms(*out, arrival));
         budget.push(ms(pts, arrival));
@@ -205,6 +209,24 @@ mod tests {
         assert_eq!(r.frames, 1);
         assert!((r.total.p50 - (66.666_666 - 40.0)).abs() < 1e-3, "{r:?}");
         assert!((r.budget.p50 + 30.0).abs() < 1e-6, "{r:?}");
+    }
+
+    #[test]
+    fn a_skipped_tick_moves_the_frame_to_the_next_encoded_one() {
+        let frame = Duration::from_nanos(1_000_000_000 / 30);
+        // Due at tick 1, tick 1 skipped, tick 2 encoded 10 ms after its time.
+        let r = added_latency(
+            &[("a", ms(20), ms(5))],
+            &[(frame * 2, frame * 2 + ms(10))],
+            30,
+            1,
+        );
+        assert_eq!(r.frames, 1);
+        assert!(
+            (r.total.p50 - (66.666_666 + 10.0 - 5.0)).abs() < 1e-3,
+            "{r:?}"
+        );
+        assert!((r.grid.p50 - (66.666_666 - 20.0)).abs() < 1e-3, "{r:?}");
     }
 
     #[test]
