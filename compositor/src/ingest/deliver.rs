@@ -5,8 +5,12 @@
 //! with its [`MediaTiming`] (RTP time, clock rate, arrival instants, latest sender report,
 //! abs-capture-time); [`Delivery`] turns it into an [`crate::align::MediaUnit`] and asks the
 //! session's aligner ([`SessionHandle::align`]) for the playout time, which becomes the
-//! frame's / block's `pts` (session clock). The unit's arrival is when it was complete
-//! (`timing.completed`, the UDP loop turn that handled its last packet). Before a track has
+//! frame's / block's `pts` (session clock). The unit's arrival for the aligner is its *first*
+//! packet's (`timing.arrival`): the last packet of a multi-packet frame carries the frame's
+//! transmission time and, behind a jittery queue, the worst of its packets' delays, which makes
+//! the per-host minimum-transit line (the sender-clock mapping) wander by milliseconds.
+//! `timing.completed` (the UDP loop turn that handled the last packet) is what the added
+//! latency is measured from. Before a track has
 //! a sender report the aligner itself places it from arrival times (its fallback); when the
 //! aligner refuses a unit (bad clock rate) the unit is placed by arrival + the session's
 //! initial budget, counted and logged, so a bad stream never stops delivery.
@@ -82,7 +86,7 @@ pub fn media_unit(
         ssrc,
         rtp_ts: timing.rtp_time.wrapping_add(extra) as u32,
         clock_rate: timing.clock_rate,
-        arrival: session.session_time(timing.completed),
+        arrival: session.session_time(timing.arrival),
         sender_report: timing.sender_report.and_then(|s| {
             Some(SenderReport {
                 ntp: s.ntp_time.duration_since(UNIX_EPOCH).ok()?,
