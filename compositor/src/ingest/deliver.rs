@@ -13,7 +13,13 @@
 //! latency is measured from. Before a track has
 //! a sender report the aligner itself places it from arrival times (its fallback); when the
 //! aligner refuses a unit (bad clock rate) the unit is placed by arrival + the session's
-//! initial budget, counted and logged, so a bad stream never stops delivery.
+//! initial budget, counted and logged, so a bad stream never stops delivery. The same
+//! fallback applies to a track whose playout time turns implausible (more than 250 ms before
+//! a unit's arrival or more than 650 ms after it), until the aligner places its units at least
+//! 20 ms ahead of arrival again (one discontinuity each way, absorbed by the audio placer). Seen with GStreamer `webrtcbin` at its defaults
+//! (`rtcp-sync-send-time=true`, media queued during ICE/DTLS): its audio and video sender
+//! reports disagreed by 650 ms, which put every audio block 540 ms in the past (silence).
+//! Browsers and senders mapping RTP to capture time never trip it.
 //!
 //! Audio: a decoded block may start inside a packet (`offset`); its RTP time is the packet's
 //! plus the offset in clock-rate units, so each block is aligned on its own first sample.
@@ -27,7 +33,7 @@
 //! pts and completion instant are noted there ([`crate::measure::latency`]).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
 use super::stats::PeerCounters;
@@ -38,6 +44,14 @@ use crate::session::{InputClosed, InputSender, SessionHandle};
 
 /// Fallback placement when the aligner refuses a unit: arrival + this.
 const FALLBACK_BUDGET: Duration = Duration::from_millis(100);
+/// A playout time this far before the unit's arrival cannot come from a sane sender clock
+/// (the budget covers every delay it measured): the mapping is wrong, not the network.
+const IMPLAUSIBLE: Duration = Duration::from_millis(250);
+/// Nor can one further ahead of arrival than this (largest budget 400 ms + 250 ms).
+const LATEST_AHEAD: Duration = Duration::from_millis(650);
+/// A track placed by arrival goes back to the aligner once its playout time is this far
+/// ahead of arrival (in time again, not merely less wrong).
+const RESUME_AHEAD: Duration = Duration::from_millis(20);
 
 static NEXT_STREAM: AtomicU32 = AtomicU32::new(1);
 
@@ -70,6 +84,9 @@ pub struct Delivery {
     /// Stream id of this connection (video = 2n, audio = 2n + 1).
     stream: u32,
     refused: AtomicU64,
+    implausible: AtomicU64,
+    fallback_video: AtomicBool,
+    fallback_audio: AtomicBool,
 }
 
 /// The aligner's view of one unit: 32-bit wire RTP time, arrival on the session clock,
@@ -109,6 +126,9 @@ impl Delivery {
             counters,
             stream: stream.wrapping_mul(2),
             refused: AtomicU64::new(0),
+            implausible: AtomicU64::new(0),
+            fallback_video: AtomicBool::new(false),
+            fallback_audio: AtomicBool::new(false),
         }
     }
 
@@ -120,7 +140,36 @@ impl Delivery {
         };
         let unit = media_unit(timing, ssrc, offset, &self.session);
         match self.session.align(self.sender.id(), kind, &unit) {
-            Ok(p) => p.pts,
+            Ok(p) => {
+                let ahead = p.pts.as_secs_f64() - unit.arrival.as_secs_f64();
+                let flag = match kind {
+                    TrackKind::Video => &self.fallback_video,
+                    TrackKind::Audio => &self.fallback_audio,
+                };
+                let latest = LATEST_AHEAD.as_secs_f64();
+                if flag.load(Ordering::Relaxed) {
+                    // Back on the aligner once its mapping puts units in time again.
+                    if (RESUME_AHEAD.as_secs_f64()..=latest).contains(&ahead) {
+                        flag.store(false, Ordering::Relaxed);
+                        tracing::info!(?kind, "sender clock mapping plausible again");
+                        return p.pts;
+                    }
+                } else if (-IMPLAUSIBLE.as_secs_f64()..=latest).contains(&ahead) {
+                    return p.pts;
+                } else {
+                    flag.store(true, Ordering::Relaxed);
+                    let n = self.implausible.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n == 1 || n.is_power_of_two() {
+                        tracing::warn!(
+                            implausible = n,
+                            ?kind,
+                            ahead_ms = ahead * 1e3,
+                            "sender clock mapping implausible: placing by arrival until it is not"
+                        );
+                    }
+                }
+                unit.arrival + FALLBACK_BUDGET + offset
+            }
             Err(e) => {
                 let n = self.refused.fetch_add(1, Ordering::Relaxed) + 1;
                 if n == 1 || n.is_power_of_two() {
