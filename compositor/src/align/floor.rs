@@ -4,7 +4,8 @@
 //! Sans-IO: arrival times and transits are passed in as f64 seconds (session clock for
 //! arrivals). Transits are grouped in 1 s buckets of arrival time; the floor is a least
 //! squares line through the minima of the last [`WINDOW_BUCKETS`] closed buckets (the slope is
-//! the clock drift), or the plain minimum until [`MIN_FIT_BUCKETS`] buckets are closed. The
+//! the clock drift, zero while it is within two standard errors of zero), or the plain
+//! minimum until [`MIN_FIT_BUCKETS`] buckets are closed. The
 //! excess is the largest `transit - floor` within the window. Also keeps the RFC 3550
 //! interarrival jitter. No allocation after the window fills.
 
@@ -95,7 +96,24 @@ impl TransitFloor {
             sxx += dt * dt;
             sxy += dt * (b.min - x_mean);
         }
-        let slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+        let mut slope = if sxx > 0.0 { sxy / sxx } else { 0.0 };
+        // A slope the minima cannot tell from their noise (within two standard errors of
+        // zero) is taken as no drift: a few 1 s minima of a jittery path (±20 ms) scatter by
+        // ±1–2 ms, whose least-squares slope over 5 s is ±400 ppm of pure noise.
+        if sxx > 0.0 && n > 2.0 {
+            let rss: f64 = self
+                .closed
+                .iter()
+                .map(|b| {
+                    let r = b.min - (x_mean + slope * (b.t_min - t_ref));
+                    r * r
+                })
+                .sum();
+            let se = (rss / (n - 2.0) / sxx).sqrt();
+            if slope.abs() < 2.0 * se {
+                slope = 0.0;
+            }
+        }
         self.fit = Some((x_mean, slope.clamp(-MAX_DRIFT, MAX_DRIFT), t_ref));
     }
 

@@ -390,6 +390,7 @@ impl Peer {
             rtp_time: d.time.numer(),
             clock_rate: d.time.denom(),
             arrival: d.network_time,
+            completed: now,
             sender_report: d.last_sender_info.map(|s| SenderReportMapping {
                 ntp_time: s.ntp_time,
                 rtp_time: s.rtp_time.numer(),

@@ -26,6 +26,9 @@ pub struct MediaTiming {
     pub clock_rate: u32,
     /// When the first packet of the frame arrived on the UDP socket.
     pub arrival: Instant,
+    /// When the frame was complete: the UDP loop turn that handled its last packet (where
+    /// added latency is measured from).
+    pub completed: Instant,
     /// The latest sender report seen on this track before the frame, if any.
     pub sender_report: Option<SenderReportMapping>,
     /// `abs-capture-time` header extension (sender NTP clock), if the sender used it.

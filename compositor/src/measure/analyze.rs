@@ -170,6 +170,19 @@ pub fn analyze_file(
     Ok(analyze_decoded(&decoded, hosts))
 }
 
+/// Decodes `file` into per-frame stamps and mono audio (for callers that analyse a part of
+/// a recording with [`analyze_decoded`], e.g. after a settling period).
+pub fn decode_file(
+    file: &Path,
+    hosts: &[HostRegion],
+    timeout: Duration,
+) -> Result<Decoded, AnalyzeError> {
+    if hosts.is_empty() {
+        return Err(AnalyzeError::Invalid("no hosts given".into()));
+    }
+    decode(file, hosts, timeout)
+}
+
 fn decode(file: &Path, hosts: &[HostRegion], timeout: Duration) -> Result<Decoded, AnalyzeError> {
     let err = |e: String| AnalyzeError::Decode(format!("{}: {e}", file.display()));
     if !file.is_file() {

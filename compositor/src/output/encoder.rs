@@ -371,6 +371,33 @@ impl GstEncoder {
         &self.encoder_name
     }
 
+    /// Calls `f(pts)` (running time = session pts) on the encoder's streaming thread for every
+    /// encoded video buffer as it leaves the encoder (latency measurement: the caller reads the clock). `false` when the
+    /// encoder element cannot be probed.
+    pub fn on_encoded_video(&self, f: impl Fn(Duration) + Send + Sync + 'static) -> bool {
+        let Some(pad) = self
+            .pipeline
+            .by_name("venc")
+            .and_then(|e| e.static_pad("src"))
+        else {
+            return false;
+        };
+        pad.add_probe(gst::PadProbeType::BUFFER, move |pad, info| {
+            // Encoders offset their output timestamps (x264enc: +1000 h) in a matching
+            // segment: report running time, which is the session pts.
+            if let Some(gst::PadProbeData::Buffer(b)) = &info.data
+                && let Some(pts) = b.pts()
+                && let Some(seg) = pad.sticky_event::<gst::event::Segment>(0)
+                && let Some(seg) = seg.segment().downcast_ref::<gst::ClockTime>()
+                && let Some(run) = seg.to_running_time(pts)
+            {
+                f(Duration::from_nanos(run.nseconds()));
+            }
+            gst::PadProbeReturn::Ok
+        })
+        .is_some()
+    }
+
     fn check_bus(&self) -> Result<(), OutputError> {
         let Some(bus) = self.pipeline.bus() else {
             return Ok(());

@@ -142,6 +142,9 @@ pub struct SharedStats {
     pub align_config: AlignConfig,
     /// Alignment figures per input (host).
     pub align: Mutex<HashMap<String, HostAlignStats>>,
+    /// Added-latency side records, when a benchmark enabled them
+    /// ([`SessionHandle::enable_latency_log`]).
+    pub latency: std::sync::OnceLock<Arc<crate::measure::latency::LatencyLog>>,
 }
 
 /// A point-in-time copy of a session's counters.
@@ -279,6 +282,17 @@ impl SessionHandle {
             self.publish_align_stats(input, st);
         }
         Ok(playout)
+    }
+
+    /// Starts recording added-latency side records (ingest notes delivered frames; the
+    /// caller notes encoded frames); returns the log. Off by default: nothing is recorded.
+    pub fn enable_latency_log(&self) -> Arc<crate::measure::latency::LatencyLog> {
+        self.stats.latency.get_or_init(Arc::default).clone()
+    }
+
+    /// The added-latency log, when enabled.
+    pub fn latency_log(&self) -> Option<&Arc<crate::measure::latency::LatencyLog>> {
+        self.stats.latency.get()
     }
 
     /// Records alignment figures for `input` (sources that run their own

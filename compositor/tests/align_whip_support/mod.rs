@@ -1,0 +1,461 @@
+//! Pieces of the WHIP alignment test: a `webrtcbin` publisher fed stamped pictures and beeps
+//! through `appsrc` (capture times on a clock shared by all hosts), and a UDP relay that
+//! delays the publisher→server direction with jitter (order-preserving, like a queueing
+//! network path).
+//!
+//! Capture clock: every host stamps `capture = t - t0` for one shared `t0: Instant`, and its
+//! buffers carry the pipeline running time of `t0 + capture` (GStreamer's system clock and
+//! `Instant` are both CLOCK_MONOTONIC), so the RTP timestamps, the sender reports and the
+//! stamps agree to the microsecond.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code, missing_docs)]
+
+use std::collections::VecDeque;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use compositor::measure::StampedHost;
+use gstreamer as gst;
+use gstreamer::prelude::*;
+use gstreamer_app as gst_app;
+
+/// A UDP forwarder: publisher→server datagrams leave `delay ± jitter` after they came in
+/// (never before an earlier one: order is kept), server→publisher ones at once.
+pub struct DelayRelay {
+    pub addr: SocketAddr,
+    pub forwarded: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+type Queue = Arc<(Mutex<VecDeque<(Instant, Vec<u8>)>>, Condvar)>;
+
+impl DelayRelay {
+    pub fn start(
+        ip: std::net::IpAddr,
+        server: SocketAddr,
+        delay: Duration,
+        jitter: Duration,
+    ) -> Self {
+        let front = UdpSocket::bind((ip, 0)).unwrap();
+        let back = UdpSocket::bind((ip, 0)).unwrap();
+        for s in [&front, &back] {
+            s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        }
+        let addr = front.local_addr().unwrap();
+        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let queue: Queue = Arc::default();
+        let mut threads = Vec::new();
+        {
+            let (front, client, stop, queue) = (
+                front.try_clone().unwrap(),
+                client.clone(),
+                stop.clone(),
+                queue.clone(),
+            );
+            threads.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 2048];
+                let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
+                let mut last = Instant::now();
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((n, from)) = front.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    let now = Instant::now();
+                    *client.lock().unwrap() = Some(from);
+                    rng ^= rng << 13;
+                    rng ^= rng >> 7;
+                    rng ^= rng << 17;
+                    let u = (rng >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                    let d = delay.as_secs_f64() + jitter.as_secs_f64() * u;
+                    let due = (now + Duration::from_secs_f64(d.max(0.0))).max(last);
+                    last = due;
+                    let (q, cv) = &*queue;
+                    q.lock().unwrap().push_back((due, buf[..n].to_vec()));
+                    cv.notify_one();
+                }
+            }));
+        }
+        {
+            let (back, stop, queue, forwarded) = (
+                back.try_clone().unwrap(),
+                stop.clone(),
+                queue.clone(),
+                forwarded.clone(),
+            );
+            threads.push(std::thread::spawn(move || {
+                let (q, cv) = &*queue;
+                let mut g = q.lock().unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    match g.front() {
+                        None => {
+                            g = cv.wait_timeout(g, Duration::from_millis(50)).unwrap().0;
+                        }
+                        Some((due, _)) => {
+                            let now = Instant::now();
+                            if *due > now {
+                                let wait = *due - now;
+                                g = cv.wait_timeout(g, wait).unwrap().0;
+                                continue;
+                            }
+                            if let Some((_, data)) = g.pop_front() {
+                                let _ = back.send_to(&data, server);
+                                forwarded.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }
+            }));
+        }
+        {
+            let (client, stop) = (client.clone(), stop.clone());
+            threads.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 2048];
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok((n, _)) = back.recv_from(&mut buf) else {
+                        continue;
+                    };
+                    if let Some(c) = *client.lock().unwrap() {
+                        let _ = front.send_to(&buf[..n], c);
+                    }
+                }
+            }));
+        }
+        DelayRelay {
+            addr,
+            forwarded,
+            stop,
+            threads,
+        }
+    }
+}
+
+impl Drop for DelayRelay {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A WHIP publisher (GStreamer `webrtcbin`, VP8 + Opus) sending a [`StampedHost`].
+pub struct StampPublisher {
+    pipeline: gst::Pipeline,
+    stop: Arc<AtomicBool>,
+    pusher: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StampPublisher {
+    /// Publishes `host` (capture times from `t0`) to `url`.
+    pub fn start(
+        rt: &tokio::runtime::Runtime,
+        url: &str,
+        token: &str,
+        host: StampedHost,
+        t0: Instant,
+    ) -> Result<Self, String> {
+        gst::init().map_err(|e| e.to_string())?;
+        let (w, h) = (host.width, host.height);
+        let desc = format!(
+            "webrtcbin name=wb bundle-policy=max-bundle \
+             appsrc name=vsrc format=time is-live=true do-timestamp=false \
+               caps=video/x-raw,format=I420,width={w},height={h},framerate=30/1 ! \
+             queue ! vp8enc deadline=1 keyframe-max-dist=60 error-resilient=partitions \
+               target-bitrate=1500000 cpu-used=8 ! rtpvp8pay mtu=1200 ! \
+             valve name=vvalve drop=true drop-mode=forward-sticky-events ! \
+             application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000 ! wb. \
+             appsrc name=asrc format=time is-live=true do-timestamp=false \
+               caps=audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=2 ! \
+             queue ! audioconvert ! audioresample ! opusenc frame-size=10 ! rtpopuspay ! \
+             valve name=avalve drop=true drop-mode=forward-sticky-events ! \
+             application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000 ! wb."
+        );
+        let pipeline = gst::parse::launch(&desc)
+            .map_err(|e| e.to_string())?
+            .downcast::<gst::Pipeline>()
+            .map_err(|_| "not a pipeline".to_string())?;
+        let (pem, fingerprint) = ecdsa_pem()?;
+        pipeline.connect_deep_element_added(move |_, _, element| {
+            if element.factory().is_some_and(|f| f.name() == "dtlssrtpdec") {
+                element.set_property("pem", pem.as_str());
+            }
+        });
+        let wb = pipeline.by_name("wb").ok_or("no webrtcbin")?;
+        // Sender reports map RTP time to the capture instant (as browsers do), not to the
+        // send time (GStreamer's default), and come every second (browsers: about 1 s for
+        // video); NTP is the system realtime clock (rtpbin's default `ntp-time-source`).
+        if let Some(bin) = wb.downcast_ref::<gst::Bin>() {
+            for e in bin.iterate_recurse().into_iter().flatten() {
+                if e.factory().is_some_and(|f| f.name() == "rtpbin") {
+                    e.set_property("rtcp-sync-send-time", false);
+                }
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let tx = Mutex::new(Some(tx));
+        wb.connect("on-negotiation-needed", false, move |_| {
+            if let Some(tx) = tx.lock().unwrap().take() {
+                let _ = tx.send(());
+            }
+            None
+        });
+        pipeline
+            .set_state(gst::State::Playing)
+            .map_err(|e| e.to_string())?;
+        // appsrc sends its caps with the first buffer: media flows before negotiation.
+        let vsrc = appsrc(&pipeline, "vsrc")?;
+        let asrc = appsrc(&pipeline, "asrc")?;
+        let clock = pipeline.clock().ok_or("no clock")?;
+        let base = pipeline.base_time().ok_or("no base time")?;
+        // Running time (ns) of t0.
+        let now_ct = clock.time();
+        let now_i = Instant::now();
+        let run_t0 = now_ct.nseconds() as i128
+            - base.nseconds() as i128
+            - now_i.saturating_duration_since(t0).as_nanos() as i128
+            + t0.saturating_duration_since(now_i).as_nanos() as i128;
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        let pusher = std::thread::spawn(move || push_loop(host, t0, run_t0, vsrc, asrc, stop2));
+        let publisher = Self {
+            pipeline,
+            stop,
+            pusher: Some(pusher),
+        };
+        rx.recv_timeout(Duration::from_secs(10))
+            .map_err(|_| "no negotiation-needed".to_string())?;
+        for i in 0..2i32 {
+            if let Some(t) = wb.emit_by_name::<Option<gstreamer_webrtc::WebRTCRTPTransceiver>>(
+                "get-transceiver",
+                &[&i],
+            ) {
+                t.set_property("do-nack", true);
+            }
+        }
+        let (otx, orx) = std::sync::mpsc::channel();
+        let promise = gst::Promise::with_change_func(move |reply| {
+            let _ = otx.send(reply.ok().flatten().map(|s| s.to_owned()));
+        });
+        wb.emit_by_name::<()>("create-offer", &[&None::<gst::Structure>, &promise]);
+        let reply = orx
+            .recv_timeout(Duration::from_secs(10))
+            .map_err(|_| "no offer".to_string())?
+            .ok_or("empty offer reply")?;
+        let offer = reply
+            .get::<gstreamer_webrtc::WebRTCSessionDescription>("offer")
+            .map_err(|e| e.to_string())?;
+        wb.emit_by_name::<()>("set-local-description", &[&offer, &None::<gst::Promise>]);
+        let t_ice = Instant::now();
+        while wb.property::<gstreamer_webrtc::WebRTCICEGatheringState>("ice-gathering-state")
+            != gstreamer_webrtc::WebRTCICEGatheringState::Complete
+            && t_ice.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let local = wb
+            .property::<Option<gstreamer_webrtc::WebRTCSessionDescription>>("local-description")
+            .ok_or("no local description")?;
+        let sdp: String = local
+            .sdp()
+            .as_text()
+            .map_err(|e| e.to_string())?
+            .lines()
+            .map(|l| {
+                if l.starts_with("a=fingerprint:") {
+                    format!("a=fingerprint:sha-256 {fingerprint}\r\n")
+                } else {
+                    format!("{l}\r\n")
+                }
+            })
+            .collect();
+        let (url, token) = (url.to_string(), token.to_string());
+        let (status, answer) = rt.block_on(async move {
+            let res = reqwest::Client::new()
+                .post(&url)
+                .header("Content-Type", "application/sdp")
+                .header("Authorization", format!("Bearer {token}"))
+                .body(sdp)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = res.status().as_u16();
+            Ok::<_, String>((status, res.text().await.map_err(|e| e.to_string())?))
+        })?;
+        if status != 201 {
+            return Err(format!("POST answered {status}: {answer}"));
+        }
+        let sdp = gstreamer_sdp::SDPMessage::parse_buffer(answer.as_bytes())
+            .map_err(|e| e.to_string())?;
+        let answer = gstreamer_webrtc::WebRTCSessionDescription::new(
+            gstreamer_webrtc::WebRTCSDPType::Answer,
+            sdp,
+        );
+        wb.emit_by_name::<()>("set-remote-description", &[&answer, &None::<gst::Promise>]);
+        if let Some(rtpbin) = wb.downcast_ref::<gst::Bin>().and_then(|b| {
+            b.iterate_recurse()
+                .into_iter()
+                .flatten()
+                .find(|e| e.factory().is_some_and(|f| f.name() == "rtpbin"))
+        }) {
+            for id in 0..2u32 {
+                if let Some(s) =
+                    rtpbin.emit_by_name::<Option<gst::glib::Object>>("get-internal-session", &[&id])
+                {
+                    s.set_property("rtcp-min-interval", 1_000_000_000u64);
+                }
+            }
+        }
+
+        // Media flows into the connection only once it is up (a browser starts sending when
+        // connected; queued frames sent in a burst would look like 1 s of network delay).
+        let t_conn = Instant::now();
+        while wb.property::<gstreamer_webrtc::WebRTCPeerConnectionState>("connection-state")
+            != gstreamer_webrtc::WebRTCPeerConnectionState::Connected
+        {
+            if t_conn.elapsed() > Duration::from_secs(10) {
+                return Err("webrtcbin did not connect".into());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for v in ["vvalve", "avalve"] {
+            if let Some(v) = publisher.pipeline.by_name(v) {
+                v.set_property("drop", false);
+            }
+        }
+        Ok(publisher)
+    }
+}
+
+fn appsrc(p: &gst::Pipeline, name: &str) -> Result<gst_app::AppSrc, String> {
+    let s = p
+        .by_name(name)
+        .and_then(|e| e.downcast::<gst_app::AppSrc>().ok())
+        .ok_or(format!("no {name}"))?;
+    s.set_max_bytes(32 * 1024 * 1024);
+    Ok(s)
+}
+
+const AUDIO_BLOCK: Duration = Duration::from_millis(10);
+const FRAME: Duration = Duration::from_nanos(1_000_000_000 / 30);
+
+fn push_loop(
+    host: StampedHost,
+    t0: Instant,
+    run_t0: i128,
+    vsrc: gst_app::AppSrc,
+    asrc: gst_app::AppSrc,
+    stop: Arc<AtomicBool>,
+) {
+    let (mut kv, mut ka) = (0u32, 0u32);
+    // Start at the first capture time the pipeline can express (running time >= 0).
+    let first = Duration::from_nanos((-run_t0).max(0) as u64);
+    let frame_at = |k: u32| Duration::from_nanos(u64::from(k) * 1_000_000_000 / 30);
+    while frame_at(kv) < first {
+        kv += 1;
+    }
+    while AUDIO_BLOCK * ka < first {
+        ka += 1;
+    }
+    let frames_per_block = (48_000 * AUDIO_BLOCK.as_millis() / 1000) as usize;
+    while !stop.load(Ordering::Relaxed) {
+        let (tv, ta) = (frame_at(kv), AUDIO_BLOCK * ka);
+        let next = tv.min(ta);
+        let due = t0 + next;
+        let now = Instant::now();
+        if due > now {
+            std::thread::sleep(due - now);
+        }
+        let pts = gst::ClockTime::from_nseconds((run_t0 + next.as_nanos() as i128) as u64);
+        if tv <= ta {
+            let Ok(f) = host.frame(tv) else { return };
+            let mut buf = gst::Buffer::from_slice(f.image.data().to_vec());
+            if let Some(b) = buf.get_mut() {
+                b.set_pts(pts);
+                b.set_duration(gst::ClockTime::from_nseconds(FRAME.as_nanos() as u64));
+            }
+            if vsrc.push_buffer(buf).is_err() {
+                return;
+            }
+            kv += 1;
+        } else {
+            let samples = host.audio(ta, frames_per_block);
+            let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+            let mut buf = gst::Buffer::from_slice(bytes);
+            if let Some(b) = buf.get_mut() {
+                b.set_pts(pts);
+                b.set_duration(gst::ClockTime::from_nseconds(AUDIO_BLOCK.as_nanos() as u64));
+            }
+            if asrc.push_buffer(buf).is_err() {
+                return;
+            }
+            ka += 1;
+        }
+    }
+}
+
+impl Drop for StampPublisher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.pusher.take() {
+            let _ = t.join();
+        }
+        let _ = self.pipeline.set_state(gst::State::Null);
+    }
+}
+
+/// A fresh self-signed P-256 certificate + key (PEM, certificate first) and its SHA-256
+/// fingerprint: str0m's DTLS takes ECDSA certificates only, webrtcbin makes RSA ones.
+fn ecdsa_pem() -> Result<(String, String), String> {
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "-",
+            "-out",
+            "-",
+            "-subj",
+            "/CN=align-test",
+            "-days",
+            "2",
+        ])
+        .output()
+        .map_err(|e| format!("openssl: {e}"))?;
+    let text = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
+    let cert_start = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .ok_or("no certificate from openssl")?;
+    let (key, cert) = (&text[..cert_start], &text[cert_start..]);
+    let mut child = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("openssl: {e}"))?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().ok_or("no stdin")?;
+        stdin
+            .write_all(cert.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let line = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
+    let fp = line
+        .trim()
+        .rsplit('=')
+        .next()
+        .ok_or("no fingerprint")?
+        .to_string();
+    Ok((format!("{cert}{key}"), fp))
+}
