@@ -106,6 +106,9 @@ pub enum CtlCmd {
         /// Mute (true/false).
         #[arg(long)]
         mute: Option<bool>,
+        /// Registered image shown while the input has no picture ("" = the plain placeholder).
+        #[arg(long)]
+        placeholder_image: Option<String>,
     },
     /// Switch the layout.
     SetLayout(SetLayoutArgs),
@@ -557,6 +560,7 @@ async fn run_async(conn: CtlConn, cmd: CtlCmd) -> anyhow::Result<()> {
             label,
             volume_db,
             mute,
+            placeholder_image,
         } => print(
             c.update_input(pb::UpdateInputRequest {
                 session_id: session,
@@ -564,7 +568,7 @@ async fn run_async(conn: CtlConn, cmd: CtlCmd) -> anyhow::Result<()> {
                 label,
                 volume_db,
                 mute,
-                placeholder_image_id: None,
+                placeholder_image_id: placeholder_image,
             })
             .await?
             .get_ref(),

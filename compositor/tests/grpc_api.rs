@@ -457,10 +457,13 @@ async fn every_rpc_happy_paths_and_refusals() {
     );
     let mut ph = upd(None, None, None);
     ph.placeholder_image_id = Some("logo".into());
+    refused(c.update_input(ph).await, Code::NotFound, "image \"logo\"");
+    let mut ph = upd(None, None, None);
+    ph.placeholder_image_id = Some("a/b".into());
     refused(
         c.update_input(ph).await,
-        Code::Unimplemented,
-        "placeholder_image_id",
+        Code::InvalidArgument,
+        "placeholder_image_id: contains '/'",
     );
     let mut ghost = upd(Some("x"), None, None);
     ghost.input_id = "ghost".into();
@@ -766,6 +769,93 @@ async fn every_rpc_happy_paths_and_refusals() {
         "image \"nope\"",
     );
     c.remove_image(rm("logo")).await.unwrap();
+    let s = session_state(&mut c, "s1").await;
+    assert_eq!(s.image_ids, vec!["bg".to_string()]);
+
+    // --- UpdateInput.placeholder_image_id ----------------------------------------------------
+    // host-a has sent no video: its tile (the whole 320x180 canvas, a grid of one 16:9 tile)
+    // shows the plain placeholder until a placeholder image is set.
+    const PH_GREEN: [u8; 3] = [40, 180, 60];
+    const PLAIN: [u8; 3] = [40, 40, 48];
+    c.register_image(reg(
+        "ph",
+        Some(Source::Data(png_bytes(64, 64, [40, 180, 60, 255]))),
+    ))
+    .await
+    .unwrap();
+    let set_ph = |id: &str| {
+        let mut r = upd(None, None, None);
+        r.placeholder_image_id = Some(id.into());
+        r
+    };
+    let media_ms = |s: pb::Session| s.media_time_ms;
+    let now = media_ms(
+        c.get_session(pb::GetSessionRequest {
+            session_id: "s1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner(),
+    );
+    let (_, img) = frame_at(&mut c, "s1", now + 1).await;
+    near(
+        patch(&img, 160, 90),
+        PLAIN,
+        "host-a before its placeholder image",
+    );
+    let i = c.update_input(set_ph("ph")).await.unwrap().into_inner();
+    assert_eq!(i.placeholder_image_id, "ph");
+    let s = session_state(&mut c, "s1").await;
+    let a = s.inputs.iter().find(|i| i.input_id == "host-a").unwrap();
+    assert_eq!(a.placeholder_image_id, "ph");
+    let now = media_ms(
+        c.get_session(pb::GetSessionRequest {
+            session_id: "s1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner(),
+    );
+    let (_, img) = frame_at(&mut c, "s1", now + 1).await;
+    near(
+        patch(&img, 160, 90),
+        PH_GREEN,
+        "host-a shows its placeholder image",
+    );
+    near(patch(&img, 20, 20), PH_GREEN, "host-a's whole tile");
+    let before = session_state(&mut c, "s1").await;
+    refused(
+        c.remove_image(rm("ph")).await,
+        Code::FailedPrecondition,
+        "placeholder of input \"host-a\"",
+    );
+    refused(
+        c.update_input(set_ph("nope")).await,
+        Code::NotFound,
+        "image \"nope\"",
+    );
+    assert_eq!(
+        session_state(&mut c, "s1").await,
+        before,
+        "refused placeholder changes changed the session"
+    );
+    let i = c.update_input(set_ph("")).await.unwrap().into_inner();
+    assert_eq!(i.placeholder_image_id, "");
+    let now = media_ms(
+        c.get_session(pb::GetSessionRequest {
+            session_id: "s1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner(),
+    );
+    let (_, img) = frame_at(&mut c, "s1", now + 1).await;
+    near(
+        patch(&img, 160, 90),
+        PLAIN,
+        "host-a after clearing its placeholder image",
+    );
+    c.remove_image(rm("ph")).await.unwrap();
     let s = session_state(&mut c, "s1").await;
     assert_eq!(s.image_ids, vec!["bg".to_string()]);
 

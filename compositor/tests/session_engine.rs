@@ -9,6 +9,8 @@
 //! - command validation: every refusal has its `CommandError` variant and changes nothing;
 //! - the stall placeholder: a silent input's last frame is held for `stall_timeout`, then the
 //!   placeholder colour is shown;
+//! - per-input placeholder images: a frameless input shows its registered image in its cell
+//!   until cleared; an image used as a placeholder cannot be removed (nor while the input lives);
 //! - real time: a silent input never holds the others, and a bursting source never blocks
 //!   and has its excess counted as dropped;
 //! - offline determinism (byte-identical runs) and audio reaching the mix (Goertzel check);
@@ -1095,4 +1097,134 @@ fn offline_audio_of_a_steady_tone_has_no_dropouts() {
         dips.len(),
         dips.join(", ")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Per-input placeholder images
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn placeholder_image_fills_a_frameless_input_until_cleared_and_pins_the_image() {
+    let _g = serial();
+    const GREEN: (u8, u8, u8) = (40, 180, 60);
+    let duration = Duration::from_millis(1500);
+    let scene = grid(&["a", "b"]);
+    let cfg = config(
+        scene.clone(),
+        &["a", "b", "c"],
+        ClockMode::Offline,
+        Some(duration),
+    );
+    let (sink, out) = CaptureSink::boxed();
+    let mut session = Session::start(cfg, gpu(), sink).unwrap();
+    let h = session.handle();
+    let ms = |n: u64| Some(Duration::from_millis(n));
+    let green = image::RgbaImage::from_pixel(64, 64, image::Rgba([GREEN.0, GREEN.1, GREEN.2, 255]));
+    let set = |id: &str, image: Option<&str>| Command::SetPlaceholder {
+        id: id.into(),
+        image: image.map(str::to_owned),
+    };
+    let remove_green = || Command::RemoveImage { id: "green".into() };
+    // Queued before any input data, so the offline clock cannot have passed their times.
+    let replies = vec![
+        (
+            "register",
+            h.submit(
+                Command::RegisterImage {
+                    id: "green".into(),
+                    image: Arc::new(green),
+                },
+                ms(0),
+            ),
+        ),
+        ("set a", h.submit(set("a", Some("green")), ms(0))),
+        ("set c", h.submit(set("c", Some("green")), ms(0))),
+        ("remove while used", h.submit(remove_green(), ms(500))),
+        ("unknown image", h.submit(set("a", Some("nope")), ms(500))),
+        (
+            "unknown input",
+            h.submit(set("zzz", Some("green")), ms(500)),
+        ),
+        ("clear a", h.submit(set("a", None), ms(800))),
+        ("remove while c uses it", h.submit(remove_green(), ms(800))),
+        (
+            "remove c",
+            h.submit(Command::RemoveInput { id: "c".into() }, ms(1000)),
+        ),
+        ("remove after c left", h.submit(remove_green(), ms(1000))),
+    ];
+    // a: audio only (never a frame); b: red video; c: ends at once (not in the scene).
+    let mut senders = session.take_inputs().into_iter();
+    let (a, b) = (senders.next().unwrap(), senders.next().unwrap());
+    drop(senders);
+    let feeders = [
+        feed(a, solid_source(RED, Duration::ZERO, duration)),
+        feed(b, solid_source(RED, duration, duration)),
+    ];
+    session.join().unwrap();
+    for f in feeders {
+        f.join().unwrap();
+    }
+    let results: Vec<_> = replies.into_iter().map(|(n, r)| (n, r.wait())).collect();
+    for (name, r) in &results {
+        let ok = matches!(r, Ok(CommandReply::Done { .. }));
+        let want_ok = !matches!(
+            *name,
+            "remove while used" | "unknown image" | "unknown input" | "remove while c uses it"
+        );
+        assert_eq!(ok, want_ok, "{name}: {r:?}");
+    }
+    let err = |n: &str| {
+        results
+            .iter()
+            .find(|r| r.0 == n)
+            .unwrap()
+            .1
+            .as_ref()
+            .err()
+            .cloned()
+    };
+    assert!(matches!(
+        err("remove while used"),
+        Some(CommandError::FailedPrecondition(_))
+    ));
+    assert!(matches!(
+        err("remove while c uses it"),
+        Some(CommandError::FailedPrecondition(_))
+    ));
+    assert!(matches!(
+        err("unknown image"),
+        Some(CommandError::NotFound(_))
+    ));
+    assert!(matches!(
+        err("unknown input"),
+        Some(CommandError::NotFound(_))
+    ));
+
+    let plan = layouts::plan(&scene, CANVAS).unwrap();
+    let cell_centre = |id: &str| {
+        let item = plan
+            .items
+            .iter()
+            .find(|i| i.content == layouts::Content::Input(id.into()))
+            .unwrap();
+        let c = item.cell;
+        ((c.x + c.w as i32 / 2) as u32, (c.y + c.h as i32 / 2) as u32)
+    };
+    let (ax, ay) = cell_centre("a");
+    let (bx, by) = cell_centre("b");
+    let c = take(&out);
+    assert_eq!(c.video.len(), 45);
+    let (green, red, ph) = (yuv(GREEN), yuv(RED), placeholder_yuv());
+    for (pts, _, f) in &c.video {
+        let want = if *pts < Duration::from_millis(800) {
+            green
+        } else {
+            ph
+        };
+        let got = pixel(f, ax, ay);
+        assert!(near(got, want, TOL), "a at {pts:?}: {got:?}, want {want:?}");
+        let got = pixel(f, bx, by);
+        assert!(near(got, red, TOL), "b at {pts:?}: {got:?}, want red");
+    }
 }

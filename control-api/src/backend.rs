@@ -91,6 +91,9 @@ pub struct InputUpdate {
     pub volume_db: Option<f32>,
     /// Mute.
     pub mute: Option<bool>,
+    /// Placeholder image: `Some(None)` = back to the plain placeholder, `Some(Some(id))` = a
+    /// registered image (id already checked well-formed), None = unchanged.
+    pub placeholder_image: Option<Option<String>>,
 }
 
 /// A validated layout change.

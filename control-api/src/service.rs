@@ -260,15 +260,20 @@ impl Compositor for ControlService {
         if let Some(v) = r.volume_db {
             check::range_f32("volume_db", v, -60.0, 24.0)?;
         }
-        if r.placeholder_image_id.is_some() {
-            return Err(Status::unimplemented(
-                "placeholder_image_id: per-input placeholder images are not drawn by this build yet",
-            ));
-        }
+        // Empty = clear the placeholder image; else a well-formed image id.
+        let placeholder_image = match r.placeholder_image_id {
+            None => None,
+            Some(p) if p.is_empty() => Some(None),
+            Some(p) => {
+                check::id("placeholder_image_id", &p)?;
+                Some(Some(p))
+            }
+        };
         let update = InputUpdate {
             label: r.label,
             volume_db: r.volume_db,
             mute: r.mute,
+            placeholder_image,
         };
         let out = self
             .call(move |b| b.update_input(&r.session_id, &r.input_id, update))

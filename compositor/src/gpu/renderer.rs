@@ -15,6 +15,9 @@
 //! arena and the readback buffer belong to the renderer and are reused; atlases are re-packed
 //! only when an input joins, leaves (after [`Renderer::EVICT_AFTER`] unused frames) or changes
 //! resolution, or an image is (re)registered. Images are uploaded once per (id, generation).
+//! An input item without a frame is drawn as its [`FrameSource::placeholder_image`] (through
+//! the image atlas, with the item's fit, crop, corners, border and opacity) when that image is
+//! registered, else as the solid [`PLACEHOLDER`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,6 +39,13 @@ pub const PLACEHOLDER: Rgba = Rgba::new(40, 40, 48, 255);
 pub trait FrameSource {
     /// The frame to show for `input`, if any.
     fn frame(&self, input: &str) -> Option<(&VideoFrame, u64)>;
+
+    /// The registered image drawn for `input` while it has no frame (instead of the solid
+    /// [`PLACEHOLDER`]); None = the solid placeholder. An id that is not registered falls
+    /// back to the solid placeholder.
+    fn placeholder_image(&self, _input: &str) -> Option<&str> {
+        None
+    }
 }
 
 impl FrameSource for HashMap<String, (VideoFrame, u64)> {
@@ -678,13 +688,20 @@ impl Renderer {
         let mut used_images: Vec<&str> = Vec::new();
         for item in &plan.items {
             match &item.content {
-                Content::Input(id) => {
-                    if let Some((f, _)) = frames.frame(id)
-                        && !needed.iter().any(|n| n.0 == id)
-                    {
-                        needed.push((id, f.image.width(), f.image.height()));
+                Content::Input(id) => match frames.frame(id) {
+                    Some((f, _)) => {
+                        if !needed.iter().any(|n| n.0 == id) {
+                            needed.push((id, f.image.width(), f.image.height()));
+                        }
                     }
-                }
+                    None => {
+                        if let Some(pid) = frames.placeholder_image(id)
+                            && images.contains_key(pid)
+                        {
+                            used_images.push(pid);
+                        }
+                    }
+                },
                 Content::Image(id) => {
                     if images.contains_key(id) {
                         used_images.push(id);
@@ -756,14 +773,32 @@ impl Renderer {
                                 Rgba::BLACK,
                             )
                         }
-                        _ => self.item_data(
-                            item,
-                            Size::new(0, 0),
-                            None,
-                            2,
-                            ColorMatrix::Bt709,
-                            PLACEHOLDER,
-                        ),
+                        _ => {
+                            // No picture: the input's placeholder image if it has a
+                            // registered one (drawn like an image item), else the solid colour.
+                            let ph = frames
+                                .placeholder_image(id)
+                                .filter(|pid| images.contains_key(*pid))
+                                .and_then(|pid| self.images_atlas.packing.slots.get(pid));
+                            match ph {
+                                Some(&slot) => self.item_data(
+                                    item,
+                                    Size::new(slot.w, slot.h),
+                                    Some((slot, maw, mah)),
+                                    1,
+                                    ColorMatrix::Bt709,
+                                    Rgba::BLACK,
+                                ),
+                                None => self.item_data(
+                                    item,
+                                    Size::new(0, 0),
+                                    None,
+                                    2,
+                                    ColorMatrix::Bt709,
+                                    PLACEHOLDER,
+                                ),
+                            }
+                        }
                     }
                 }
                 Content::Image(id) => match self.images_atlas.packing.slots.get(id) {

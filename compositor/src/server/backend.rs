@@ -63,6 +63,7 @@ impl SessionManager {
             volume_db: slot.volume_db,
             mute: slot.mute,
             whip_url: self.whip_url(session, id),
+            placeholder_image_id: slot.placeholder_image.clone().unwrap_or_default(),
         }
     }
 }
@@ -115,6 +116,7 @@ impl ControlBackend for SessionManager {
             sender,
             volume_db: 0.0,
             mute: false,
+            placeholder_image: None,
         };
         let out = pb::AddInputResponse {
             input: Some(self.input_proto(session, input, &slot)),
@@ -150,13 +152,31 @@ impl ControlBackend for SessionManager {
         let Some(slot) = book.inputs.get(input).cloned() else {
             return Err(BackendError::NotFound(format!("input {input:?}")));
         };
-        if let Some(db) = update.volume_db {
+        if let Some(image) = &update.placeholder_image {
             m.handle
-                .command(Command::SetGain {
+                .command(Command::SetPlaceholder {
                     id: input.into(),
-                    db,
+                    image: image.clone(),
                 })
                 .map_err(from_command)?;
+        }
+        // All or nothing: a later refusal puts the placeholder back.
+        let undo_placeholder = || {
+            if update.placeholder_image.is_some() {
+                let _ = m.handle.command(Command::SetPlaceholder {
+                    id: input.into(),
+                    image: slot.placeholder_image.clone(),
+                });
+            }
+        };
+        if let Some(db) = update.volume_db
+            && let Err(e) = m.handle.command(Command::SetGain {
+                id: input.into(),
+                db,
+            })
+        {
+            undo_placeholder();
+            return Err(from_command(e));
         }
         if let Some(mute) = update.mute
             && let Err(e) = m.handle.command(Command::SetMute {
@@ -171,6 +191,7 @@ impl ControlBackend for SessionManager {
                     db: slot.volume_db,
                 });
             }
+            undo_placeholder();
             return Err(from_command(e));
         }
         let slot = book
@@ -185,6 +206,9 @@ impl ControlBackend for SessionManager {
         }
         if let Some(mute) = update.mute {
             slot.mute = mute;
+        }
+        if let Some(image) = update.placeholder_image {
+            slot.placeholder_image = image;
         }
         let slot = slot.clone();
         Ok(self.input_proto(session, input, &slot))

@@ -58,6 +58,8 @@ pub(super) struct Slot {
     pub(super) sender: InputSender,
     pub(super) volume_db: f32,
     pub(super) mute: bool,
+    /// Placeholder image id last set (the engine holds the applied one).
+    pub(super) placeholder_image: Option<String>,
 }
 
 /// Bookkeeping of a session (the engine owns the media state).

@@ -39,10 +39,18 @@ pub enum Command {
         /// Decoded pixels (straight alpha).
         image: Arc<image::RgbaImage>,
     },
-    /// Forget an image not used by the current scene.
+    /// Forget an image not used by the current scene nor as an input's placeholder.
     RemoveImage {
         /// Id.
         id: String,
+    },
+    /// Show a registered image in an input's place while it has no frame (before its first
+    /// frame or after the stall timeout), or go back to the solid placeholder (None).
+    SetPlaceholder {
+        /// Input id (must exist).
+        id: String,
+        /// Registered image id (must exist); None = the solid placeholder.
+        image: Option<String>,
     },
     /// Set an input's mix gain in dB.
     SetGain {

@@ -45,6 +45,8 @@ struct Slot {
     video_wait: Option<f64>,
     /// Consecutive frames whose wait was over half a frame from `video_wait`.
     wait_outliers: u32,
+    /// Registered image shown instead of the solid placeholder while there is no frame.
+    placeholder: Option<String>,
 }
 
 struct SlotView<'a> {
@@ -62,6 +64,10 @@ impl FrameSource for SlotView<'_> {
             return None;
         }
         Some((f, *seq))
+    }
+
+    fn placeholder_image(&self, input: &str) -> Option<&str> {
+        self.slots.get(input)?.placeholder.as_deref()
     }
 }
 
@@ -190,6 +196,7 @@ impl Engine {
                 placer: None,
                 video_wait: None,
                 wait_outliers: 0,
+                placeholder: None,
             },
         );
         self.slot_ids.push(id.to_string());
@@ -344,8 +351,31 @@ impl Engine {
                         "image {id:?} is in the current scene"
                     )));
                 }
+                if let Some((input, _)) = self
+                    .slots
+                    .iter()
+                    .find(|(_, s)| s.placeholder.as_deref() == Some(id.as_str()))
+                {
+                    return Err(CommandError::FailedPrecondition(format!(
+                        "image {id:?} is the placeholder of input {input:?}; clear it first"
+                    )));
+                }
                 self.images.remove(&id);
                 self.renderer.drop_image(&id);
+                done
+            }
+            Command::SetPlaceholder { id, image } => {
+                let slot = self
+                    .slots
+                    .get_mut(&id)
+                    .ok_or_else(|| CommandError::NotFound(format!("input {id:?}")))?;
+                if let Some(img) = &image
+                    && !self.images.contains_key(img)
+                {
+                    return Err(CommandError::NotFound(format!("image {img:?}")));
+                }
+                info!(input = %id, image = ?image, "input placeholder set");
+                slot.placeholder = image;
                 done
             }
             Command::SetGain { id, db } => {

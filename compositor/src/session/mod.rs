@@ -25,7 +25,8 @@
 //! - Input frames carry a `pts` on the session clock; at each video tick a slot shows its
 //!   newest frame with `pts <= tick`; older unshown ones are counted as skipped, frames older
 //!   than the one shown are counted late and discarded. A slot whose shown frame is older
-//!   than `stall_timeout` shows its placeholder; a late or silent input never holds the others.
+//!   than `stall_timeout` shows its placeholder (the image set by
+//!   [`Command::SetPlaceholder`], else a solid colour); a late or silent input never holds the others.
 //! - Audio blocks carry a `pts` too: each slot's [`crate::align::AudioPlacer`] hands the
 //!   mixer, before every mix tick `t`, exactly the samples due before `t + target depth`
 //!   (gaps become silence, overlaps are trimmed, past-due blocks dropped; all counted in
