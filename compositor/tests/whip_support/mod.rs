@@ -413,6 +413,18 @@ impl Publisher {
             }
         });
         let wb = pipeline.by_name("wb").ok_or("no webrtcbin")?;
+        // Sender reports map RTP time to the capture instant, as browsers do. GStreamer's
+        // default (`rtcp-sync-send-time=true`) maps it to the send time, and with media queued
+        // during ICE/DTLS its audio and video reports disagree by hundreds of ms: the server
+        // then flips those tracks between sender-clock and arrival placement, which glitches
+        // the sound (a known limitation, see docs/design.md, "alignment").
+        if let Some(bin) = wb.downcast_ref::<gst::Bin>() {
+            for e in bin.iterate_recurse().into_iter().flatten() {
+                if e.factory().is_some_and(|f| f.name() == "rtpbin") {
+                    e.set_property("rtcp-sync-send-time", false);
+                }
+            }
+        }
         let (tx, rx) = std::sync::mpsc::channel::<()>();
         let tx = Mutex::new(Some(tx));
         wb.connect("on-negotiation-needed", false, move |_| {
