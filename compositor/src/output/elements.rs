@@ -160,3 +160,44 @@ pub(crate) fn audio_encode_chain(
         }
     }
 }
+
+/// Session time as a GStreamer clock time (running time; 0 = the first tick).
+pub(crate) fn clock_time(d: std::time::Duration) -> gst::ClockTime {
+    gst::ClockTime::from_nseconds(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+/// Copies one composed frame into a buffer from `pool` (frame-sized buffers return to the
+/// pool once encoded: no allocation per frame in steady state) and pushes it into `src`.
+/// The session thread owns `frame`; only its bytes are copied.
+pub(crate) fn push_pooled_frame(
+    pool: &gst::BufferPool,
+    src: &gstreamer_app::AppSrc,
+    frame: &crate::frame::I420Frame,
+    expected_bytes: usize,
+    pts: std::time::Duration,
+    duration: std::time::Duration,
+) -> Result<(), OutputError> {
+    if frame.data().len() != expected_bytes {
+        return Err(OutputError::Flow(format!(
+            "frame of {} bytes, the encoder was set up for {expected_bytes}",
+            frame.data().len()
+        )));
+    }
+    let mut buf = pool
+        .acquire_buffer(None)
+        .map_err(|e| OutputError::Flow(format!("video buffer pool: {e:?}")))?;
+    {
+        let b = buf
+            .get_mut()
+            .ok_or_else(|| OutputError::Flow("buffer not writable".into()))?;
+        b.set_pts(clock_time(pts));
+        b.set_duration(clock_time(duration));
+        let mut map = b
+            .map_writable()
+            .map_err(|e| OutputError::Flow(e.to_string()))?;
+        map.copy_from_slice(frame.data());
+    }
+    src.push_buffer(buf)
+        .map_err(|e| OutputError::Flow(format!("video: {e:?}")))?;
+    Ok(())
+}

@@ -21,7 +21,10 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use tracing::{info, warn};
 
-use super::elements::{AudioCodec, add_chain, audio_encode_chain, make, video_encode_chain};
+use super::elements::{
+    AudioCodec, add_chain, audio_encode_chain, clock_time, make, push_pooled_frame,
+    video_encode_chain,
+};
 use super::queue::{SharedQueue, Weighed};
 use super::{EncoderSettings, OutputError, StreamFormat};
 use crate::frame::{ColorMatrix, I420Frame};
@@ -86,10 +89,6 @@ impl std::fmt::Debug for Encode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Encode({}, {:?})", self.encoder_name, self.audio)
     }
-}
-
-fn clock_time(d: Duration) -> gst::ClockTime {
-    gst::ClockTime::from_nseconds(d.as_nanos().min(u128::from(u64::MAX)) as u64)
 }
 
 fn fan_out(sink: &gst_app::AppSink, kind: MediaKind, subs: &Subscribers) {
@@ -313,31 +312,14 @@ impl Encode {
             self.video_dropped.fetch_add(1, Ordering::Relaxed);
             return Ok(false);
         }
-        if frame.data().len() != self.frame_bytes {
-            return Err(OutputError::Flow(format!(
-                "frame of {} bytes, the encode was set up for {}",
-                frame.data().len(),
-                self.frame_bytes
-            )));
-        }
-        let mut buf = self
-            .pool
-            .acquire_buffer(None)
-            .map_err(|e| OutputError::Flow(format!("video buffer pool: {e:?}")))?;
-        {
-            let b = buf
-                .get_mut()
-                .ok_or_else(|| OutputError::Flow("buffer not writable".into()))?;
-            b.set_pts(clock_time(pts));
-            b.set_duration(clock_time(duration));
-            let mut map = b
-                .map_writable()
-                .map_err(|e| OutputError::Flow(e.to_string()))?;
-            map.copy_from_slice(frame.data());
-        }
-        self.vsrc
-            .push_buffer(buf)
-            .map_err(|e| OutputError::Flow(format!("video: {e:?}")))?;
+        push_pooled_frame(
+            &self.pool,
+            &self.vsrc,
+            frame,
+            self.frame_bytes,
+            pts,
+            duration,
+        )?;
         Ok(true)
     }
 

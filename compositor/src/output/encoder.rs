@@ -18,7 +18,10 @@ use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 use tracing::{info, warn};
 
-use super::elements::{AudioCodec, add_chain, audio_encode_chain, link, make, video_encode_chain};
+use super::elements::{
+    AudioCodec, add_chain, audio_encode_chain, clock_time, link, make, push_pooled_frame,
+    video_encode_chain,
+};
 use super::{OutputError, OutputSink, SinkStats, VideoCodec};
 use crate::frame::{ColorMatrix, I420Frame};
 
@@ -439,10 +442,6 @@ fn bus_error(msg: &gst::Message) -> OutputError {
     }
 }
 
-fn clock_time(d: Duration) -> gst::ClockTime {
-    gst::ClockTime::from_nseconds(d.as_nanos().min(u128::from(u64::MAX)) as u64)
-}
-
 impl OutputSink for GstEncoder {
     fn push_video(
         &mut self,
@@ -456,33 +455,14 @@ impl OutputSink for GstEncoder {
             self.log_drop("video");
             return Ok(());
         }
-        if frame.data().len() != self.video_frame_bytes {
-            return Err(OutputError::Flow(format!(
-                "frame of {} bytes, the encoder was set up for {}",
-                frame.data().len(),
-                self.video_frame_bytes
-            )));
-        }
-        // Frame-sized buffers come from a pool and return to it once encoded: no allocation
-        // per frame in steady state.
-        let mut buf = self
-            .video_pool
-            .acquire_buffer(None)
-            .map_err(|e| OutputError::Flow(format!("video buffer pool: {e:?}")))?;
-        {
-            let b = buf
-                .get_mut()
-                .ok_or_else(|| OutputError::Flow("buffer not writable".into()))?;
-            b.set_pts(clock_time(pts));
-            b.set_duration(clock_time(duration));
-            let mut map = b
-                .map_writable()
-                .map_err(|e| OutputError::Flow(e.to_string()))?;
-            map.copy_from_slice(frame.data());
-        }
-        self.vsrc
-            .push_buffer(buf)
-            .map_err(|e| OutputError::Flow(format!("video: {e:?}")))?;
+        push_pooled_frame(
+            &self.video_pool,
+            &self.vsrc,
+            frame,
+            self.video_frame_bytes,
+            pts,
+            duration,
+        )?;
         self.stats.video_frames += 1;
         Ok(())
     }
