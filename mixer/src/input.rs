@@ -12,6 +12,12 @@
 //!   `Playing` (fades in over `fade_frames`) -> back to `Buffering` when the queue cannot
 //!   cover this block plus one more (so the fade-out over `fade_frames` still uses real
 //!   queued audio; counted as an underrun) -> `Removing` (fades out, then the mixer drops the input).
+//! - A *timed* input (`Mixer::add_timed_input`) is fed by a caller that releases samples on
+//!   the session clock, so its queue head is always the sample due now. After its first
+//!   start it never re-buffers: when it runs dry it fades out, keeps consuming every block
+//!   (silence where nothing is queued) and fades back in as soon as a block is queued again.
+//!   Re-buffering it would hold back the leftover samples and make everything after them
+//!   late by that much (the drift control would need seconds to drain it).
 //! - All buffers are allocated in [`Input::new`]; render/push do not allocate.
 
 use crate::drift::DriftController;
@@ -110,6 +116,10 @@ pub(crate) struct Input {
     pub dropped_frames: u64,
     /// Set when a removing input has finished its fade-out.
     pub done: bool,
+    /// Fed on schedule by the caller: never re-buffers after the first start.
+    timed: bool,
+    /// Timed input only: ran dry and is faded out, waiting for samples (still consuming).
+    dry: bool,
 }
 
 fn frames_for_ms(ms: f32, rate: u32) -> usize {
@@ -118,7 +128,12 @@ fn frames_for_ms(ms: f32, rate: u32) -> usize {
 
 impl Input {
     /// Creates an input (validates the format).
-    pub(crate) fn new(id: &str, fmt: InputFormat, p: &InputParams) -> Result<Self, MixError> {
+    pub(crate) fn new(
+        id: &str,
+        fmt: InputFormat,
+        p: &InputParams,
+        timed: bool,
+    ) -> Result<Self, MixError> {
         if !(1..=2).contains(&fmt.channels) {
             return Err(MixError::Invalid(format!(
                 "input channels must be 1 or 2, got {}",
@@ -178,6 +193,8 @@ impl Input {
             overruns: 0,
             dropped_frames: 0,
             done: false,
+            timed,
+            dry: false,
         })
     }
 
@@ -243,13 +260,20 @@ impl Input {
             return Ok(false);
         }
         let depth = self.fifo.frames();
-        if self.state == InputState::Playing {
+        let short = depth < self.resampler.input_frames_next() + self.reserve_frames;
+        if self.dry && !short {
+            // Timed input: samples are queued again, on time; fade back in.
+            self.dry = false;
+            self.presence.set_target(1.0);
+        }
+        // A dry timed input holds its rate correction: its depth says nothing about drift.
+        if self.state == InputState::Playing && !self.dry {
             let rel = self.drift.update(depth);
             self.resampler.set_relative_ratio(rel)?;
         }
         let need = self.resampler.input_frames_next();
         let mut ran_dry = false;
-        if self.state == InputState::Playing && depth < need + self.reserve_frames {
+        if self.state == InputState::Playing && !self.dry && depth < need + self.reserve_frames {
             ran_dry = true;
             self.underruns += 1;
             self.presence.set_target(0.0);
@@ -270,7 +294,11 @@ impl Input {
         }
         self.meter.measure(&self.block);
         if ran_dry {
-            self.state = InputState::Buffering;
+            if self.timed {
+                self.dry = true;
+            } else {
+                self.state = InputState::Buffering;
+            }
         }
         if self.state == InputState::Removing && self.presence.value() == 0.0 {
             self.done = true;

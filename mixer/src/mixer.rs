@@ -221,13 +221,27 @@ impl Mixer {
     /// the target depth, then fades in. An id that is still fading out after removal may be
     /// added again (the old instance finishes its fade independently).
     pub fn add_input(&mut self, id: &str, fmt: InputFormat) -> Result<(), MixError> {
+        self.insert_input(id, fmt, false)
+    }
+
+    /// Adds a *timed* input: its caller releases samples on the mix clock, so that the
+    /// sample at the head of its queue is always the one due now (e.g. an audio placer that
+    /// fills up to `now + target_depth_ms`, with silence for gaps). It starts like any input
+    /// (at the target depth) but never re-buffers afterwards: running dry fades it out while
+    /// it keeps consuming, and the next queued block fades it back in at once, so a stall
+    /// never delays what comes after it. Underruns are still counted and reported.
+    pub fn add_timed_input(&mut self, id: &str, fmt: InputFormat) -> Result<(), MixError> {
+        self.insert_input(id, fmt, true)
+    }
+
+    fn insert_input(&mut self, id: &str, fmt: InputFormat, timed: bool) -> Result<(), MixError> {
         if id.is_empty() {
             return Err(invalid("input id must not be empty".to_string()));
         }
         if self.find(id).is_ok() {
             return Err(MixError::DuplicateInput(id.to_string()));
         }
-        let input = Input::new(id, fmt, &self.params)?;
+        let input = Input::new(id, fmt, &self.params, timed)?;
         self.inputs.push(input);
         Ok(())
     }

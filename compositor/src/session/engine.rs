@@ -463,7 +463,7 @@ impl Engine {
                     if slot.audio_fmt.is_some() {
                         let _ = self.mixer.remove_input(id);
                     }
-                    match self.mixer.add_input(id, fmt) {
+                    match self.mixer.add_timed_input(id, fmt) {
                         Ok(()) => {
                             slot.audio_fmt = Some(fmt);
                             slot.placer = Some(AudioPlacer::new(fmt.sample_rate, fmt.channels));
