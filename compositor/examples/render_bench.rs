@@ -28,6 +28,11 @@ fn main() -> anyhow::Result<()> {
         frames,
         warmup: 20,
         adapter: AdapterChoice::from_env()?,
+        // The GPU renderer unless COMPOSITOR_COMPOSE says otherwise (auto: cpu on lavapipe).
+        compose: match std::env::var("COMPOSITOR_COMPOSE") {
+            Ok(v) => v.parse().map_err(anyhow::Error::msg)?,
+            Err(_) => compositor::compose::ComposeChoice::Gpu,
+        },
     };
     run_render(&opts)?;
     Ok(())

@@ -9,9 +9,11 @@ use std::time::Duration;
 use anyhow::Result;
 use layouts::{Layout, Scene, Size, Style};
 
+use crate::compose::ComposeChoice;
 use crate::frame::{ColorMatrix, I420Frame, VideoFrame};
 use crate::gpu::{AdapterChoice, GpuContext, RenderTimings, Renderer};
 use crate::session::Fps;
+use crate::soft::SoftRenderer;
 use crate::synthetic::{PatternGen, SyntheticHost};
 
 /// Options of the render benchmark.
@@ -29,6 +31,8 @@ pub struct RenderBenchOptions {
     pub warmup: usize,
     /// Adapter.
     pub adapter: AdapterChoice,
+    /// GPU renderer or CPU compositor (`Cpu`: only the whole-frame columns are filled).
+    pub compose: ComposeChoice,
 }
 
 /// One case's result.
@@ -103,7 +107,9 @@ pub fn run_render(opts: &RenderBenchOptions) -> Result<Vec<RenderBenchRow>> {
             overlays: vec![],
         };
         let plan = layouts::plan(&scene, opts.canvas)?;
+        let soft = opts.compose.resolve(&ctx).map_err(anyhow::Error::msg)? == ComposeChoice::Cpu;
         let mut renderer = Renderer::new(ctx.clone(), opts.canvas)?;
+        let mut cpu = SoftRenderer::new(opts.canvas);
         let host = SyntheticHost {
             width: opts.input_size.w,
             height: opts.input_size.h,
@@ -129,7 +135,9 @@ pub fn run_render(opts: &RenderBenchOptions) -> Result<Vec<RenderBenchRow>> {
                     v.matrix = ColorMatrix::Bt709;
                     frames.insert(id.clone(), (v, seq));
                 }
-                let t = if pass == 0 {
+                let t = if soft {
+                    cpu.render(&plan, &frames, &images, &mut out)?
+                } else if pass == 0 {
                     renderer.render_split(&plan, &frames, &images, &mut out)?
                 } else {
                     renderer.render(&plan, &frames, &images, &mut out)?

@@ -9,6 +9,7 @@
 pub mod align;
 pub mod bench;
 pub mod bench_e2e;
+pub mod compose;
 pub mod ctl;
 pub mod demo;
 pub mod frame;
@@ -19,6 +20,7 @@ pub mod measure;
 pub mod output;
 pub mod server;
 pub mod session;
+pub mod soft;
 pub mod stream;
 pub mod synthetic;
 pub mod testkit;

@@ -206,6 +206,10 @@ enum BenchCmd {
         /// Warm-up frames per case.
         #[arg(long, default_value_t = 10)]
         warmup: usize,
+        /// Compositor: gpu (wgpu renderer on the chosen adapter), cpu (compositor::soft) or
+        /// auto (cpu on a software adapter).
+        #[arg(long, default_value = "gpu")]
+        compose: String,
         /// Also print the rows as JSON.
         #[arg(long)]
         json: bool,
@@ -433,6 +437,7 @@ fn real_main() -> anyhow::Result<()> {
                     canvas,
                     frames,
                     warmup,
+                    compose,
                     json,
                 },
         }) => {
@@ -454,6 +459,7 @@ fn real_main() -> anyhow::Result<()> {
                 frames: frames.max(1),
                 warmup,
                 adapter,
+                compose: compose.parse().map_err(anyhow::Error::msg)?,
             };
             let rows = run_render(&opts)?;
             if json {

@@ -213,33 +213,68 @@ pub fn golden_frames() -> Result<HashMap<String, (VideoFrame, u64)>, crate::fram
     Ok(f)
 }
 
-/// Renders every golden case (and `transition_mid`) to RGB images.
-pub fn render_goldens(ctx: Arc<GpuContext>) -> Result<Vec<(String, image::RgbImage)>, GpuError> {
-    let canvas = GOLDEN_CANVAS;
-    let frames = golden_frames().map_err(|e| GpuError::Unsupported(e.to_string()))?;
-    let images = golden_images();
-    let mut renderer = Renderer::new(ctx, canvas)?;
-    let mut out =
-        I420Frame::black(canvas.w, canvas.h).map_err(|e| GpuError::Unsupported(e.to_string()))?;
+/// Every golden case's plan, and `transition_mid`.
+fn golden_plans(canvas: Size) -> Result<Vec<(String, layouts::FramePlan)>, String> {
     let mut plans: Vec<(String, layouts::FramePlan)> = Vec::new();
     for (name, scene) in golden_cases() {
-        let plan =
-            layouts::plan(&scene, canvas).map_err(|e| GpuError::Unsupported(e.to_string()))?;
+        let plan = layouts::plan(&scene, canvas).map_err(|e| e.to_string())?;
         plans.push((name.to_string(), plan));
     }
     plans.push((
         "transition_mid".into(),
-        transition_midpoint_plan(canvas).map_err(|e| GpuError::Unsupported(e.to_string()))?,
+        transition_midpoint_plan(canvas).map_err(|e| e.to_string())?,
     ));
+    Ok(plans)
+}
+
+/// What draws a golden case: `(plan, frames, images, out)` → the output's colour matrix.
+type GoldenDraw<'a> = dyn FnMut(
+        &layouts::FramePlan,
+        &HashMap<String, (VideoFrame, u64)>,
+        &HashMap<String, ImageAsset>,
+        &mut I420Frame,
+    ) -> Result<crate::frame::ColorMatrix, String>
+    + 'a;
+
+fn render_goldens_with(
+    draw: &mut GoldenDraw<'_>,
+) -> Result<Vec<(String, image::RgbImage)>, String> {
+    let canvas = GOLDEN_CANVAS;
+    let frames = golden_frames().map_err(|e| e.to_string())?;
+    let images = golden_images();
+    let mut out = I420Frame::black(canvas.w, canvas.h).map_err(|e| e.to_string())?;
     let mut result = Vec::new();
-    for (name, plan) in plans {
-        renderer.render(&plan, &frames, &images, &mut out)?;
-        let rgb = out.to_rgb(renderer.output_matrix());
+    for (name, plan) in golden_plans(canvas)? {
+        let matrix = draw(&plan, &frames, &images, &mut out)?;
+        let rgb = out.to_rgb(matrix);
         let img = image::RgbImage::from_raw(canvas.w, canvas.h, rgb)
-            .ok_or_else(|| GpuError::Unsupported("bad image size".into()))?;
+            .ok_or_else(|| "bad image size".to_string())?;
         result.push((name, img));
     }
     Ok(result)
+}
+
+/// Renders every golden case (and `transition_mid`) to RGB images on the GPU.
+pub fn render_goldens(ctx: Arc<GpuContext>) -> Result<Vec<(String, image::RgbImage)>, GpuError> {
+    let mut renderer = Renderer::new(ctx, GOLDEN_CANVAS)?;
+    render_goldens_with(&mut |plan, frames, images, out| {
+        renderer
+            .render(plan, frames, images, out)
+            .map_err(|e| e.to_string())?;
+        Ok(renderer.output_matrix())
+    })
+    .map_err(GpuError::Unsupported)
+}
+
+/// Renders every golden case (and `transition_mid`) with the CPU compositor.
+pub fn render_goldens_soft() -> Result<Vec<(String, image::RgbImage)>, String> {
+    let mut renderer = crate::soft::SoftRenderer::new(GOLDEN_CANVAS);
+    render_goldens_with(&mut |plan, frames, images, out| {
+        renderer
+            .render(plan, frames, images, out)
+            .map_err(|e| e.to_string())?;
+        Ok(renderer.output_matrix())
+    })
 }
 
 /// PSNR in dB between two equally sized RGB images (infinite when identical).

@@ -1,4 +1,4 @@
-//! In steady state the renderer allocates no frame-sized memory: textures, atlases, the upload
+//! In steady state the renderer (and the CPU compositor) allocates no frame-sized memory: textures, atlases, the upload
 //! arena, the output buffers and the output frame are all reused. A counting global allocator
 //! records every allocation of 64 KiB or more while frames with fresh input pictures are
 //! rendered; after warm-up there must be none (wgpu's own small bookkeeping allocations, such as
@@ -14,6 +14,7 @@ use std::time::Duration;
 use compositor::frame::{I420Frame, VideoFrame};
 use compositor::gpu::{AdapterChoice, GpuContext, Renderer};
 use compositor::session::Fps;
+use compositor::soft::SoftRenderer;
 use compositor::synthetic::{PatternGen, SyntheticHost};
 use layouts::{Layout as SceneLayout, Scene, Size};
 
@@ -104,5 +105,27 @@ fn no_frame_sized_allocations_after_warm_up() {
         BIG.load(Ordering::Relaxed),
         0,
         "frame-sized allocations during steady-state rendering"
+    );
+
+    // The CPU compositor: same scene, same fresh pictures every frame (its blend maps and
+    // scratch planes are built in the first frames and reused).
+    let mut soft = SoftRenderer::new(canvas);
+    for k in 0..40 {
+        if k == 10 {
+            COUNTING.store(true, Ordering::Relaxed);
+        }
+        for (i, id) in ["a", "b"].into_iter().enumerate() {
+            let slot = frames.get_mut(id).unwrap();
+            std::mem::swap(&mut slot.0, &mut pictures[(k + i) % 4]);
+            seq += 1;
+            slot.1 = seq;
+        }
+        soft.render(&plan, &frames, &images, &mut out).unwrap();
+    }
+    COUNTING.store(false, Ordering::Relaxed);
+    assert_eq!(
+        BIG.load(Ordering::Relaxed),
+        0,
+        "frame-sized allocations during steady-state CPU composing"
     );
 }

@@ -91,6 +91,9 @@ pub struct SessionConfig {
     /// the audio encoder that the container does not record (AAC priming: 1024 samples,
     /// 21.3 ms at 48 kHz, when the muxer writes no edit list). 0..=1 s.
     pub audio_lead: Duration,
+    /// Which compositor draws the frames ([`crate::compose`]; `Auto`: the GPU renderer on a
+    /// hardware adapter, the CPU compositor on a software one).
+    pub compose: crate::compose::ComposeChoice,
 }
 
 impl SessionConfig {
@@ -109,6 +112,7 @@ impl SessionConfig {
             scheduled: Vec::new(),
             align: crate::align::AlignConfig::default(),
             audio_lead: Duration::ZERO,
+            compose: crate::compose::ComposeChoice::Auto,
         }
     }
 

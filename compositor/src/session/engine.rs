@@ -17,8 +17,9 @@ use super::events::SessionEvent;
 use super::input::{InputCounters, InputMessage, InputSender};
 use super::{Envelope, SessionError, SessionReport, SharedStats};
 use crate::align::AudioPlacer;
+use crate::compose::FrameRenderer;
 use crate::frame::{I420Frame, VideoFrame};
-use crate::gpu::{FrameSource, ImageAsset, Renderer};
+use crate::gpu::{FrameSource, ImageAsset};
 use crate::output::OutputSink;
 
 /// Mix tick length.
@@ -73,7 +74,7 @@ impl FrameSource for SlotView<'_> {
 
 pub(super) struct Engine {
     cfg: SessionConfig,
-    renderer: Renderer,
+    renderer: FrameRenderer,
     layout: LayoutEngine,
     images: HashMap<String, ImageAsset>,
     image_generation: u64,
@@ -100,7 +101,7 @@ pub(super) struct Engine {
 impl Engine {
     pub(super) fn new(
         cfg: SessionConfig,
-        renderer: Renderer,
+        renderer: FrameRenderer,
         sink: Box<dyn OutputSink>,
         cmd_rx: Receiver<Envelope>,
         stats: Arc<SharedStats>,

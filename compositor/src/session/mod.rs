@@ -5,7 +5,7 @@
 //! into.
 //!
 //! ## Threads and ownership
-//! - [`Session::start`] validates the config, builds the [`Renderer`] on the caller's thread
+//! - [`Session::start`] validates the config, builds the [`FrameRenderer`] (GPU or CPU, [`crate::compose`]) on the caller's thread
 //!   (so set-up errors are returned synchronously) and spawns **one session thread** that owns
 //!   everything mutable: the slots, the [`layouts::LayoutEngine`], the [`mixer::Mixer`], the
 //!   renderer and the [`OutputSink`]. Nothing else touches them; no locks on the media path.
@@ -67,7 +67,8 @@ pub use input::{InputClosed, InputCounters, InputMessage, InputSender, InputStat
 use crate::align::{
     AlignConfig, AlignError, Aligner, HostAlignStats, MediaUnit, Playout, TrackKind,
 };
-use crate::gpu::{GpuContext, Renderer};
+use crate::compose::FrameRenderer;
+use crate::gpu::GpuContext;
 use crate::output::{OutputSink, SinkStats};
 
 /// Why a session could not start or ended badly.
@@ -380,7 +381,7 @@ impl Session {
     ) -> Result<Session, SessionError> {
         config.validate().map_err(SessionError::Config)?;
         let renderer =
-            Renderer::new(gpu, config.canvas).map_err(|e| SessionError::Render(e.to_string()))?;
+            FrameRenderer::new(config.compose, gpu, config.canvas).map_err(SessionError::Render)?;
         let (tx, rx) = crossbeam_channel::bounded(256);
         let stats = Arc::new(SharedStats {
             events,
