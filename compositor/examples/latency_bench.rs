@@ -5,8 +5,9 @@
 //! config, minus the capture-to-arrival time already spent), `grid` (waiting for the output
 //! tick), `render_encode` (tick → encoded buffer: compose, readback, x264).
 //!
-//! `cargo run --release -p compositor --example latency_bench -- [seconds] [WxH]`
-//! (defaults: 20 s, 1280x720). The publisher is GStreamer `webrtcbin` in this process (the
+//! `cargo run --release -p compositor --example latency_bench -- [seconds] [WxH] [min_budget_ms]`
+//! (defaults: 20 s, 1280x720, the aligner's default minimum budget of 40 ms; a lower minimum
+//! suits hosts on low-jitter paths). The publisher is GStreamer `webrtcbin` in this process (the
 //! stamped test host of `tests/align_whip_support`: VP8 1.5 Mbit/s at 30 fps + Opus, sender
 //! reports on capture time, media only once connected, as browsers do) on the default-route
 //! address; the session
@@ -44,6 +45,7 @@ fn main() {
         .and_then(|s| s.split_once('x'))
         .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
         .unwrap_or((1280u32, 720u32));
+    let min_budget = args.get(3).and_then(|s| s.parse::<u64>().ok());
     let dir = std::env::temp_dir().join(format!("latency-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut cfg = SessionConfig::new(Scene {
@@ -58,6 +60,11 @@ fn main() {
     cfg.canvas = Size::new(w, h);
     cfg.initial_inputs = vec!["host".into()];
     cfg.duration = Some(Duration::from_secs(seconds + 4));
+    if let Some(ms) = min_budget {
+        cfg.align.min_budget = Duration::from_millis(ms);
+        // Start at the minimum: the figures are for the steady state, not the slew down.
+        cfg.align.initial_budget = cfg.align.min_budget;
+    }
     let enc = GstEncoder::new(
         StreamFormat {
             width: w,
