@@ -35,6 +35,14 @@ pub(crate) struct DestPipeline {
 /// about 2 s at 4 Mbit/s, so a slow destination does not build up latency.
 const APPSRC_MAX_BYTES: u64 = 1 << 20;
 
+/// Seconds `rtmp2sink` may wait on its socket (connect, or a write the peer does not take)
+/// before it fails and the output reconnects. Its default (5 s) turned a slow-but-alive ingest
+/// into a reconnect loop: a congested TCP connection often stays unwritable for longer than
+/// that, and each reconnect threw away the queue and found the old stream still publishing.
+/// A slow ingest must instead fill this output's queue, which then drops its oldest packets
+/// (counted); only a destination that takes nothing for this long is treated as dead.
+const RTMP_SOCKET_TIMEOUT_S: u32 = 30;
+
 fn app_src(name: &str) -> gst_app::AppSrc {
     gst_app::AppSrc::builder()
         .name(name)
@@ -104,6 +112,7 @@ pub(crate) fn build(target: &OutputTarget, name: &str) -> Result<DestPipeline, O
             let location = format!("{}/{}", url.trim_end_matches('/'), stream_key);
             sink.set_property("location", location);
             sink.set_property("async", false);
+            sink.set_property("timeout", RTMP_SOCKET_TIMEOUT_S);
             mux_to(mux, sink)?;
         }
         OutputTarget::Srt {

@@ -1,14 +1,18 @@
 //! Helpers of the output tests: real servers on loopback (nginx-rtmp, GStreamer receivers)
-//! run as child processes killed on drop, ffprobe read-back, event waits.
+//! run as child processes killed on drop, ffprobe read-back, event waits; a throttling TCP
+//! proxy ([`proxy`]) and a webrtcbin WHIP endpoint ([`whip_server`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+pub mod proxy;
+pub mod whip_server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use compositor::gpu::AdapterChoice;
-use compositor::output::EncoderSettings;
+use compositor::output::{EncoderSettings, OutputSpec, OutputTarget};
 use compositor::session::{EventLog, SessionEvent};
 use compositor::stream::LiveOptions;
 use layouts::Size;
@@ -250,4 +254,26 @@ pub fn live_options(size: Size) -> LiveOptions {
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An MP4 recording output with the session's encoder.
+pub fn mp4(id: &str, path: &Path) -> OutputSpec {
+    OutputSpec {
+        id: id.into(),
+        target: OutputTarget::Mp4 {
+            path: path.to_path_buf(),
+        },
+        encoder: None,
+    }
+}
+
+/// Matches the `OutputConnected` event of output `id`.
+pub fn connected(id: &str) -> impl Fn(&SessionEvent) -> bool + '_ {
+    move |e| matches!(e, SessionEvent::OutputConnected { id: i } if i == id)
+}
+
+/// Largest step between consecutive video pts of `pts` (seconds); asserts they increase.
+pub fn largest_gap(pts: &[f64]) -> f64 {
+    assert!(pts.windows(2).all(|w| w[1] > w[0]), "pts not increasing");
+    pts.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max)
 }
