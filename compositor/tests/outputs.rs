@@ -23,6 +23,7 @@ fn rtmp(id: &str, nginx: &Nginx, key: &str) -> OutputSpec {
         target: OutputTarget::Rtmp {
             url: nginx.url(),
             stream_key: key.into(),
+            tls_verify: true,
         },
         encoder: None,
     }

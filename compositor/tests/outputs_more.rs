@@ -4,7 +4,9 @@
 //!   recording of the same encode has no gap;
 //! - WHIP egress with VP8 + Opus into webrtcbin (picture size, frames, the mixed tone);
 //! - a PLI from the WHIP receiver brings a keyframe within a second although the encoder's
-//!   keyframe interval is 10 s.
+//!   keyframe interval is 10 s;
+//! - RTMPS through nginx terminating TLS with a self-signed certificate: refused by default,
+//!   accepted with `tls_verify: false` (which plain RTMP refuses).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,6 +16,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use compositor::output::{EncoderSettings, OutputSpec, OutputState, OutputTarget, VideoCodec};
+use compositor::session::{CommandError, SessionEvent};
 use compositor::stream::LiveSession;
 use layouts::Size;
 use support::proxy::ThrottleProxy;
@@ -41,6 +44,7 @@ fn slow_rtmp_destination_drops_its_own_packets_and_stalls_nothing_else() {
             target: OutputTarget::Rtmp {
                 url: format!("rtmp://127.0.0.1:{}/live", proxy.port),
                 stream_key: "slow".into(),
+                tls_verify: true,
             },
             encoder: None,
         })
@@ -125,7 +129,10 @@ fn slow_rtmp_destination_drops_its_own_packets_and_stalls_nothing_else() {
     assert_h264_aac(path, 640, 360);
     let pts = video_pts(path);
     let worst = largest_gap(&pts);
-    let at = pts.windows(2).position(|w| w[1] - w[0] >= worst).unwrap_or(0);
+    let at = pts
+        .windows(2)
+        .position(|w| w[1] - w[0] >= worst)
+        .unwrap_or(0);
     assert!(
         worst <= 0.1,
         "largest gap in the recording {worst} s at {} s of {}; {report:?}",
@@ -293,4 +300,84 @@ fn whip_egress_pli_brings_a_keyframe_long_before_the_interval() {
     live.outputs.remove("sfu").unwrap();
     live.stop();
     live.join().unwrap();
+}
+
+#[test]
+fn rtmps_through_tls_terminating_nginx_checks_the_certificate_unless_told_not_to() {
+    let _s = serial();
+    let dir = temp_dir("out_rtmps");
+    let (port, tls) = (free_port(), free_port());
+    let nginx = Nginx::start_tls(&dir, port, tls);
+    let live = LiveSession::start(&live_options(Size::new(640, 360))).unwrap();
+    let rtmps = |id: &str, url: String, tls_verify: bool| OutputSpec {
+        id: id.into(),
+        target: OutputTarget::Rtmp {
+            url,
+            stream_key: "tls-key".into(),
+            tls_verify,
+        },
+        encoder: None,
+    };
+    let url = format!("rtmps://127.0.0.1:{tls}/live");
+    // Switching checks off is for TLS only: refused for plain RTMP, nothing added.
+    let refused = live
+        .outputs
+        .add(rtmps("plain", nginx.url(), false))
+        .unwrap_err();
+    assert!(
+        matches!(&refused, CommandError::Invalid(m) if m.contains("target.tls_verify")),
+        "{refused:?}"
+    );
+    assert!(live.outputs.list().is_empty());
+    // By default the self-signed certificate is refused: the output fails and retries.
+    live.outputs
+        .add(rtmps("strict", url.clone(), true))
+        .unwrap();
+    let (_, _) = wait_event(
+        &live.events,
+        0,
+        Duration::from_secs(10),
+        |e| matches!(e, SessionEvent::OutputFailed { id, retrying: true, .. } if id == "strict"),
+    )
+    .unwrap_or_else(|| panic!("no TLS failure: {:?}", live.events.since(0)));
+    assert!(
+        !live
+            .events
+            .since(0)
+            .iter()
+            .any(|(_, e)| connected("strict")(e)),
+        "connected despite an untrusted certificate"
+    );
+    live.outputs.remove("strict").unwrap();
+    assert!(nginx.recordings().is_empty(), "{:?}", nginx.recordings());
+    // tls_verify: false — encrypted, any certificate.
+    let seq = live.events.since(0).last().map_or(0, |(s, _)| *s);
+    live.outputs.add(rtmps("cdn", url, false)).unwrap();
+    wait_event(&live.events, seq, Duration::from_secs(10), connected("cdn")).unwrap_or_else(|| {
+        panic!(
+            "RTMPS did not connect: {:?} {:?}",
+            live.outputs.list(),
+            live.events.since(seq)
+        )
+    });
+    let back = probe(
+        &format!("{}/tls-key", nginx.url()),
+        "stream=codec_name,width,height",
+        &["-rw_timeout", "8000000"],
+    );
+    assert!(back.contains("codec_name=h264"), "{back}");
+    assert!(back.contains("codec_name=aac"), "{back}");
+    std::thread::sleep(Duration::from_secs(2));
+    let cdn = live.outputs.list().into_iter().next().unwrap();
+    assert_eq!(cdn.state, OutputState::Connected, "{cdn:?}");
+    assert_eq!(cdn.counters.dropped, 0, "{cdn:?}");
+    live.outputs.remove("cdn").unwrap();
+    live.stop();
+    live.join().unwrap();
+    let recs = nginx.recordings();
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    let rec = recs[0].to_str().unwrap();
+    assert_h264_aac(rec, 640, 360);
+    let frames = decoded_frames(rec);
+    assert!(frames >= 60, "{frames} frames recorded behind TLS");
 }

@@ -78,6 +78,18 @@ pub(crate) fn srt_uri(
     uri
 }
 
+/// Clears `rtmp2sink`'s TLS validation flags (`tls_verify: false`, rtmps:// only): the
+/// connection is still encrypted but any certificate is accepted.
+fn accept_any_certificate(sink: &gst::Element) -> Result<(), OutputError> {
+    let no_flags = sink
+        .find_property("tls-validation-flags")
+        .and_then(|p| gst::glib::FlagsClass::with_type(p.value_type()))
+        .and_then(|c| c.to_value(0))
+        .ok_or_else(|| OutputError::Setup("rtmp2sink has no tls-validation-flags".into()))?;
+    sink.set_property_from_value("tls-validation-flags", &no_flags);
+    Ok(())
+}
+
 /// Builds the pipeline for `target` (validated beforehand by the hub).
 pub(crate) fn build(target: &OutputTarget, name: &str) -> Result<DestPipeline, OutputError> {
     let pipeline = gst::Pipeline::with_name(name);
@@ -105,7 +117,11 @@ pub(crate) fn build(target: &OutputTarget, name: &str) -> Result<DestPipeline, O
         link(&mux, &sink)
     };
     match target {
-        OutputTarget::Rtmp { url, stream_key } => {
+        OutputTarget::Rtmp {
+            url,
+            stream_key,
+            tls_verify,
+        } => {
             let mux = make("flvmux", None)?;
             mux.set_property("streamable", true);
             let sink = make("rtmp2sink", None)?;
@@ -113,6 +129,9 @@ pub(crate) fn build(target: &OutputTarget, name: &str) -> Result<DestPipeline, O
             sink.set_property("location", location);
             sink.set_property("async", false);
             sink.set_property("timeout", RTMP_SOCKET_TIMEOUT_S);
+            if !tls_verify {
+                accept_any_certificate(&sink)?;
+            }
             mux_to(mux, sink)?;
         }
         OutputTarget::Srt {

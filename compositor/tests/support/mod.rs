@@ -80,16 +80,56 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(dir: &Path, port: u16) -> Nginx {
+        Self::start_with(dir, port, None)
+    }
+
+    /// Also terminates TLS on `tls_port` (nginx's stream module, a self-signed certificate
+    /// for CN=localhost made here) in front of the RTMP port: an RTMPS ingest.
+    pub fn start_tls(dir: &Path, port: u16, tls_port: u16) -> Nginx {
+        Self::start_with(dir, port, Some(tls_port))
+    }
+
+    fn start_with(dir: &Path, port: u16, tls_port: Option<u16>) -> Nginx {
         let rec = dir.join("rec");
         std::fs::create_dir_all(&rec).unwrap();
+        let stream = match tls_port {
+            None => String::new(),
+            Some(tls) => {
+                let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+                let st = Command::new("openssl")
+                    .args([
+                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    ])
+                    .args(["-subj", "/CN=localhost", "-keyout"])
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&cert)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("openssl runs");
+                assert!(st.success(), "openssl made no certificate");
+                format!(
+                    "stream {{ server {{ listen 127.0.0.1:{tls} ssl; ssl_certificate {c}; \
+                     ssl_certificate_key {k}; proxy_pass 127.0.0.1:{port}; }} }}\n",
+                    c = cert.display(),
+                    k = key.display()
+                )
+            }
+        };
+        let stream_module = if tls_port.is_some() {
+            "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n"
+        } else {
+            ""
+        };
         let conf = format!(
-            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n\
+            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n{stream_module}\
              daemon off;\nmaster_process off;\n\
              pid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
              events {{ worker_connections 64; }}\n\
              rtmp {{ server {{ listen 127.0.0.1:{port}; chunk_size 4096;\n\
                application live {{ live on; record all; record_path {r}; record_unique on; }}\n\
-             }} }}\n",
+             }} }}\n{stream}",
             d = dir.display(),
             r = rec.display(),
         );
@@ -112,7 +152,9 @@ impl Nginx {
             guard: ChildGuard(Some(child)),
         };
         let end = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+            || tls_port.is_some_and(|t| std::net::TcpStream::connect(("127.0.0.1", t)).is_err())
+        {
             assert!(
                 Instant::now() < end,
                 "nginx did not listen: {}",
