@@ -12,7 +12,9 @@
 //! destination errors only itself. Caps are set on the `appsrc`s by the worker from the first
 //! packet of each stream. Sinks never sync to the clock: packets are already paced by the
 //! real-time encode. URLs handed to GStreamer hold secrets (stream key, passphrase) and are
-//! never logged.
+//! never logged. `rtmps://` runs over GIO TLS with the certificate checked unless the spec
+//! says `tls_verify: false`; `rtmp2sink` waits up to 30 s on a congested socket, so a slow
+//! ingest backs up into this output's queue (which drops, counted) instead of reconnecting.
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
