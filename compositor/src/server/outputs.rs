@@ -48,10 +48,14 @@ pub fn build(
 /// validated by the control API (baseline/main/high).
 pub fn to_spec(o: NewOutput) -> OutputSpec {
     let target = match o.target {
-        api::OutputTarget::Rtmp { url, stream_key } => OutputTarget::Rtmp {
+        api::OutputTarget::Rtmp {
             url,
             stream_key,
-            tls_verify: true,
+            tls_verify,
+        } => OutputTarget::Rtmp {
+            url,
+            stream_key,
+            tls_verify,
         },
         api::OutputTarget::Srt {
             address,
