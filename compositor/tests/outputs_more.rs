@@ -5,6 +5,8 @@
 //! - WHIP egress with VP8 + Opus into webrtcbin (picture size, frames, the mixed tone);
 //! - a PLI from the WHIP receiver brings a keyframe within a second although the encoder's
 //!   keyframe interval is 10 s;
+//! - an output joining a running encode with a 10 s keyframe interval starts at once (the
+//!   encode makes a keyframe for it);
 //! - RTMPS through nginx terminating TLS with a self-signed certificate: refused by default,
 //!   accepted with `tls_verify: false` (which plain RTMP refuses).
 
@@ -383,4 +385,53 @@ fn rtmps_through_tls_terminating_nginx_checks_the_certificate_unless_told_not_to
     assert_h264_aac(rec, 640, 360);
     let frames = decoded_frames(rec);
     assert!(frames >= 60, "{frames} frames recorded behind TLS");
+}
+
+#[test]
+fn an_output_joining_gets_a_keyframe_at_once_despite_a_10_s_interval() {
+    let _s = serial();
+    let dir = temp_dir("out_join_key");
+    let mut opts = live_options(Size::new(320, 180));
+    opts.encoder.keyframe_interval = 300;
+    let live = LiveSession::start(&opts).unwrap();
+    let (a, b) = (dir.join("a.mp4"), dir.join("b.mp4"));
+    live.outputs.add(mp4("a", &a)).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    // "b" joins the running encode 2 s into a 10 s GOP: it must not wait for the next keyframe.
+    live.outputs.add(mp4("b", &b)).unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    live.outputs.remove("b").unwrap();
+    live.stop();
+    live.join().unwrap();
+    let flags = |p: &std::path::Path| -> Vec<bool> {
+        probe(
+            p.to_str().unwrap(),
+            "packet=flags",
+            &["-select_streams", "v:0"],
+        )
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("flags="))
+        .map(|f| f.starts_with('K'))
+        .collect()
+    };
+    let fb = flags(&b);
+    assert!(fb.first() == Some(&true), "b does not start at a keyframe");
+    // 2 s at 30 fps, less the join and a little scheduling slack.
+    assert!(fb.len() >= 45, "{} frames in b.mp4 (2 s present)", fb.len());
+    let nb = decoded_frames(b.to_str().unwrap());
+    assert!(
+        nb as usize + 2 >= fb.len(),
+        "{nb} of {} frames decode",
+        fb.len()
+    );
+    // The encode made keyframes only when asked (starts of a and b), not on its own.
+    let fa = flags(&a);
+    let keys = fa.iter().filter(|k| **k).count();
+    eprintln!(
+        "b: {} frames ({nb} decoded); a: {} frames, {keys} keyframes",
+        fb.len(),
+        fa.len()
+    );
+    assert!(fa.len() >= 90, "{} frames in a.mp4", fa.len());
+    assert!((2..=3).contains(&keys), "{keys} keyframes in a.mp4");
 }
