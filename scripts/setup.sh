@@ -21,6 +21,10 @@ PKGS=(
   openssl
   # Real distribution servers for the output tests: nginx RTMP ingest, SRT tools.
   nginx-light libnginx-mod-rtmp srt-tools
+  # nginx's stream module terminates TLS in front of the RTMP module (the RTMPS output test).
+  libnginx-mod-stream
+  # GIO's TLS backend, which rtmp2sink uses for rtmps://.
+  glib-networking
   # Self-signed certificates for the gRPC TLS test.
   openssl
 )

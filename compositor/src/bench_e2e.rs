@@ -470,6 +470,7 @@ pub fn worker(opts: &WorkerOptions) -> Result<()> {
             target: OutputTarget::Rtmp {
                 url: opts.rtmp.clone(),
                 stream_key: opts.key.clone(),
+                tls_verify: true,
             },
             encoder: None,
         })

@@ -228,6 +228,9 @@ pub struct AddOutputArgs {
     /// RTMP stream key.
     #[arg(long, default_value = "")]
     pub stream_key: String,
+    /// rtmps:// only: accept any TLS certificate (self-signed test ingests).
+    #[arg(long)]
+    pub tls_skip_verify: bool,
     /// SRT host:port.
     #[arg(long, group = "dest")]
     pub srt: Option<String>,
@@ -385,6 +388,7 @@ fn output_request(a: AddOutputArgs) -> anyhow::Result<pb::AddOutputRequest> {
         Target::Rtmp(pb::RtmpTarget {
             url,
             stream_key: a.stream_key,
+            tls_skip_verify: a.tls_skip_verify,
         })
     } else if let Some(address) = a.srt {
         Target::Srt(pb::SrtTarget {

@@ -872,6 +872,7 @@ async fn every_rpc_happy_paths_and_refusals() {
             Target::Rtmp(pb::RtmpTarget {
                 url: "http://x/live".into(),
                 stream_key: "k".into(),
+                ..Default::default()
             }),
             None,
         ))
@@ -884,12 +885,26 @@ async fn every_rpc_happy_paths_and_refusals() {
             Target::Rtmp(pb::RtmpTarget {
                 url: "rtmp:///live".into(),
                 stream_key: "k".into(),
+                ..Default::default()
             }),
             None,
         ))
         .await,
         Code::InvalidArgument,
         "rtmp.url: has no host",
+    );
+    refused(
+        c.add_output(out(
+            Target::Rtmp(pb::RtmpTarget {
+                url: "rtmp://cdn.example/live".into(),
+                stream_key: "k".into(),
+                tls_skip_verify: true,
+            }),
+            None,
+        ))
+        .await,
+        Code::InvalidArgument,
+        "rtmp.tls_skip_verify: applies to rtmps:// URLs only",
     );
     refused(
         c.add_output(out(

@@ -136,6 +136,8 @@ pub enum OutputTarget {
         url: String,
         /// Stream key (secret).
         stream_key: String,
+        /// Check the TLS certificate (rtmps://); false only when asked, for rtmps:// only.
+        tls_verify: bool,
     },
     /// SRT.
     Srt {

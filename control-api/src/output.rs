@@ -104,9 +104,16 @@ fn target(t: Option<&pb::add_output_request::Target>) -> Result<OutputTarget, St
         Some(Target::Rtmp(r)) => {
             url("rtmp.url", &r.url, &["rtmp", "rtmps"])?;
             check::text("rtmp.stream_key", &r.stream_key, 1024)?;
+            if r.tls_skip_verify && !r.url.starts_with("rtmps://") {
+                return Err(invalid(
+                    "rtmp.tls_skip_verify",
+                    "applies to rtmps:// URLs only (plain RTMP has no TLS)",
+                ));
+            }
             Ok(OutputTarget::Rtmp {
                 url: r.url.clone(),
                 stream_key: r.stream_key.clone(),
+                tls_verify: !r.tls_skip_verify,
             })
         }
         Some(Target::Srt(s)) => {
@@ -278,11 +285,33 @@ mod tests {
         let ok = new_output(&req(Target::Rtmp(pb::RtmpTarget {
             url: "rtmp://cdn.example/live".into(),
             stream_key: "k".into(),
+            ..Default::default()
         })));
         assert!(ok.is_ok());
+        let skip = |url: &str| {
+            new_output(&req(Target::Rtmp(pb::RtmpTarget {
+                url: url.into(),
+                stream_key: "k".into(),
+                tls_skip_verify: true,
+            })))
+        };
+        let e = skip("rtmp://cdn.example/live").unwrap_err();
+        assert!(
+            e.message().starts_with("rtmp.tls_skip_verify:"),
+            "{}",
+            e.message()
+        );
+        assert!(matches!(
+            skip("rtmps://cdn.example/live").unwrap().target,
+            OutputTarget::Rtmp {
+                tls_verify: false,
+                ..
+            }
+        ));
         let e = new_output(&req(Target::Rtmp(pb::RtmpTarget {
             url: "http://cdn.example/live".into(),
             stream_key: "k".into(),
+            ..Default::default()
         })))
         .unwrap_err();
         assert!(

@@ -12,7 +12,9 @@
 //! destination errors only itself. Caps are set on the `appsrc`s by the worker from the first
 //! packet of each stream. Sinks never sync to the clock: packets are already paced by the
 //! real-time encode. URLs handed to GStreamer hold secrets (stream key, passphrase) and are
-//! never logged.
+//! never logged. `rtmps://` runs over GIO TLS with the certificate checked unless the spec
+//! says `tls_verify: false`; `rtmp2sink` waits up to 30 s on a congested socket, so a slow
+//! ingest backs up into this output's queue (which drops, counted) instead of reconnecting.
 
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -34,6 +36,14 @@ pub(crate) struct DestPipeline {
 /// Bytes an output's appsrc holds before its worker blocks (then its own queue drops):
 /// about 2 s at 4 Mbit/s, so a slow destination does not build up latency.
 const APPSRC_MAX_BYTES: u64 = 1 << 20;
+
+/// Seconds `rtmp2sink` may wait on its socket (connect, or a write the peer does not take)
+/// before it fails and the output reconnects. Its default (5 s) turned a slow-but-alive ingest
+/// into a reconnect loop: a congested TCP connection often stays unwritable for longer than
+/// that, and each reconnect threw away the queue and found the old stream still publishing.
+/// A slow ingest must instead fill this output's queue, which then drops its oldest packets
+/// (counted); only a destination that takes nothing for this long is treated as dead.
+const RTMP_SOCKET_TIMEOUT_S: u32 = 30;
 
 fn app_src(name: &str) -> gst_app::AppSrc {
     gst_app::AppSrc::builder()
@@ -70,6 +80,18 @@ pub(crate) fn srt_uri(
     uri
 }
 
+/// Clears `rtmp2sink`'s TLS validation flags (`tls_verify: false`, rtmps:// only): the
+/// connection is still encrypted but any certificate is accepted.
+fn accept_any_certificate(sink: &gst::Element) -> Result<(), OutputError> {
+    let no_flags = sink
+        .find_property("tls-validation-flags")
+        .and_then(|p| gst::glib::FlagsClass::with_type(p.value_type()))
+        .and_then(|c| c.to_value(0))
+        .ok_or_else(|| OutputError::Setup("rtmp2sink has no tls-validation-flags".into()))?;
+    sink.set_property_from_value("tls-validation-flags", &no_flags);
+    Ok(())
+}
+
 /// Builds the pipeline for `target` (validated beforehand by the hub).
 pub(crate) fn build(target: &OutputTarget, name: &str) -> Result<DestPipeline, OutputError> {
     let pipeline = gst::Pipeline::with_name(name);
@@ -97,13 +119,21 @@ pub(crate) fn build(target: &OutputTarget, name: &str) -> Result<DestPipeline, O
         link(&mux, &sink)
     };
     match target {
-        OutputTarget::Rtmp { url, stream_key } => {
+        OutputTarget::Rtmp {
+            url,
+            stream_key,
+            tls_verify,
+        } => {
             let mux = make("flvmux", None)?;
             mux.set_property("streamable", true);
             let sink = make("rtmp2sink", None)?;
             let location = format!("{}/{}", url.trim_end_matches('/'), stream_key);
             sink.set_property("location", location);
             sink.set_property("async", false);
+            sink.set_property("timeout", RTMP_SOCKET_TIMEOUT_S);
+            if !tls_verify {
+                accept_any_certificate(&sink)?;
+            }
             mux_to(mux, sink)?;
         }
         OutputTarget::Srt {

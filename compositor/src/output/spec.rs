@@ -39,6 +39,10 @@ pub enum OutputTarget {
         url: String,
         /// Stream key appended to the URL (secret: never logged or listed).
         stream_key: String,
+        /// `rtmps://` only: check the ingest's TLS certificate (default true). `false` accepts
+        /// any certificate — for self-signed test ingests only; refused with `rtmp://`.
+        #[serde(default = "verify_by_default")]
+        tls_verify: bool,
     },
     /// SRT (MPEG-TS).
     Srt {
@@ -72,6 +76,10 @@ pub enum OutputTarget {
         /// Optional bearer token (secret).
         token: Option<String>,
     },
+}
+
+fn verify_by_default() -> bool {
+    true
 }
 
 /// One output to add.

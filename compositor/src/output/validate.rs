@@ -48,8 +48,18 @@ pub fn validate(spec: &OutputSpec, settings: &EncoderSettings) -> Result<(), Str
         Ok(())
     };
     match &spec.target {
-        OutputTarget::Rtmp { url, stream_key } => {
+        OutputTarget::Rtmp {
+            url,
+            stream_key,
+            tls_verify,
+        } => {
             check_url("target.url", url, &["rtmp", "rtmps"])?;
+            if !tls_verify && !url.starts_with("rtmps://") {
+                return Err(
+                    "target.tls_verify: false applies to rtmps:// URLs only (plain RTMP has no TLS)"
+                        .into(),
+                );
+            }
             if stream_key.is_empty() || stream_key.len() > 512 || !printable(stream_key) {
                 return Err(
                     "target.stream_key: 1..=512 printable ASCII bytes without spaces".into(),
@@ -210,6 +220,7 @@ mod tests {
         let ok = spec(OutputTarget::Rtmp {
             url: "rtmp://u:pw@cdn.example/live".into(),
             stream_key: "sk_secret".into(),
+            tls_verify: true,
         });
         assert_eq!(validate(&ok, &EncoderSettings::default()), Ok(()));
         let (kind, dest) = describe(&ok.target);
@@ -219,12 +230,39 @@ mod tests {
         let bad = spec(OutputTarget::Rtmp {
             url: "http://x/live".into(),
             stream_key: "k".into(),
+            tls_verify: true,
         });
         assert!(
             validate(&bad, &EncoderSettings::default())
                 .unwrap_err()
                 .contains("target.url")
         );
+        // Turning certificate checks off only means something over TLS.
+        let insecure = |url: &str| {
+            spec(OutputTarget::Rtmp {
+                url: url.into(),
+                stream_key: "k".into(),
+                tls_verify: false,
+            })
+        };
+        let plain = validate(&insecure("rtmp://x/live"), &EncoderSettings::default());
+        assert!(plain.unwrap_err().contains("target.tls_verify"));
+        assert_eq!(
+            validate(&insecure("rtmps://x/live"), &EncoderSettings::default()),
+            Ok(())
+        );
+        // Old JSON specs without the field keep checking certificates.
+        let parsed: OutputSpec = serde_json::from_str(
+            r#"{"id":"o","target":{"kind":"rtmp","url":"rtmps://x/live","stream_key":"k"},"encoder":null}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            parsed.target,
+            OutputTarget::Rtmp {
+                tls_verify: true,
+                ..
+            }
+        ));
         let vp8 = EncoderSettings {
             codec: VideoCodec::Vp8,
             ..EncoderSettings::default()

@@ -48,7 +48,15 @@ pub fn build(
 /// validated by the control API (baseline/main/high).
 pub fn to_spec(o: NewOutput) -> OutputSpec {
     let target = match o.target {
-        api::OutputTarget::Rtmp { url, stream_key } => OutputTarget::Rtmp { url, stream_key },
+        api::OutputTarget::Rtmp {
+            url,
+            stream_key,
+            tls_verify,
+        } => OutputTarget::Rtmp {
+            url,
+            stream_key,
+            tls_verify,
+        },
         api::OutputTarget::Srt {
             address,
             mode,

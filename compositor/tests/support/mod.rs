@@ -1,14 +1,18 @@
 //! Helpers of the output tests: real servers on loopback (nginx-rtmp, GStreamer receivers)
-//! run as child processes killed on drop, ffprobe read-back, event waits.
+//! run as child processes killed on drop, ffprobe read-back, event waits; a throttling TCP
+//! proxy ([`proxy`]) and a webrtcbin WHIP endpoint ([`whip_server`]).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+pub mod proxy;
+pub mod whip_server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use compositor::gpu::AdapterChoice;
-use compositor::output::EncoderSettings;
+use compositor::output::{EncoderSettings, OutputSpec, OutputTarget};
 use compositor::session::{EventLog, SessionEvent};
 use compositor::stream::LiveOptions;
 use layouts::Size;
@@ -76,16 +80,56 @@ pub struct Nginx {
 
 impl Nginx {
     pub fn start(dir: &Path, port: u16) -> Nginx {
+        Self::start_with(dir, port, None)
+    }
+
+    /// Also terminates TLS on `tls_port` (nginx's stream module, a self-signed certificate
+    /// for CN=localhost made here) in front of the RTMP port: an RTMPS ingest.
+    pub fn start_tls(dir: &Path, port: u16, tls_port: u16) -> Nginx {
+        Self::start_with(dir, port, Some(tls_port))
+    }
+
+    fn start_with(dir: &Path, port: u16, tls_port: Option<u16>) -> Nginx {
         let rec = dir.join("rec");
         std::fs::create_dir_all(&rec).unwrap();
+        let stream = match tls_port {
+            None => String::new(),
+            Some(tls) => {
+                let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+                let st = Command::new("openssl")
+                    .args([
+                        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    ])
+                    .args(["-subj", "/CN=localhost", "-keyout"])
+                    .arg(&key)
+                    .arg("-out")
+                    .arg(&cert)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .expect("openssl runs");
+                assert!(st.success(), "openssl made no certificate");
+                format!(
+                    "stream {{ server {{ listen 127.0.0.1:{tls} ssl; ssl_certificate {c}; \
+                     ssl_certificate_key {k}; proxy_pass 127.0.0.1:{port}; }} }}\n",
+                    c = cert.display(),
+                    k = key.display()
+                )
+            }
+        };
+        let stream_module = if tls_port.is_some() {
+            "load_module /usr/lib/nginx/modules/ngx_stream_module.so;\n"
+        } else {
+            ""
+        };
         let conf = format!(
-            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n\
+            "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;\n{stream_module}\
              daemon off;\nmaster_process off;\n\
              pid {d}/nginx.pid;\nerror_log {d}/error.log info;\n\
              events {{ worker_connections 64; }}\n\
              rtmp {{ server {{ listen 127.0.0.1:{port}; chunk_size 4096;\n\
                application live {{ live on; record all; record_path {r}; record_unique on; }}\n\
-             }} }}\n",
+             }} }}\n{stream}",
             d = dir.display(),
             r = rec.display(),
         );
@@ -108,7 +152,9 @@ impl Nginx {
             guard: ChildGuard(Some(child)),
         };
         let end = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+            || tls_port.is_some_and(|t| std::net::TcpStream::connect(("127.0.0.1", t)).is_err())
+        {
             assert!(
                 Instant::now() < end,
                 "nginx did not listen: {}",
@@ -250,4 +296,26 @@ pub fn live_options(size: Size) -> LiveOptions {
 pub fn serial() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An MP4 recording output with the session's encoder.
+pub fn mp4(id: &str, path: &Path) -> OutputSpec {
+    OutputSpec {
+        id: id.into(),
+        target: OutputTarget::Mp4 {
+            path: path.to_path_buf(),
+        },
+        encoder: None,
+    }
+}
+
+/// Matches the `OutputConnected` event of output `id`.
+pub fn connected(id: &str) -> impl Fn(&SessionEvent) -> bool + '_ {
+    move |e| matches!(e, SessionEvent::OutputConnected { id: i } if i == id)
+}
+
+/// Largest step between consecutive video pts of `pts` (seconds); asserts they increase.
+pub fn largest_gap(pts: &[f64]) -> f64 {
+    assert!(pts.windows(2).all(|w| w[1] > w[0]), "pts not increasing");
+    pts.windows(2).map(|w| w[1] - w[0]).fold(0.0f64, f64::max)
 }
