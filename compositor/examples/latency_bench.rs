@@ -5,15 +5,17 @@
 //! config, minus the capture-to-arrival time already spent), `grid` (waiting for the output
 //! tick), `render_encode` (tick → encoded buffer: compose, readback, x264).
 //!
-//! `cargo run --release -p compositor --example latency_bench -- [seconds] [WxH] [min_budget_ms]`
-//! (defaults: 20 s, 1280x720, the aligner's default minimum budget of 40 ms; a lower minimum
-//! suits hosts on low-jitter paths). The publisher is GStreamer `webrtcbin` in this process (the
+//! `cargo run --release -p compositor --example latency_bench -- [seconds] [WxH] [min_budget_ms] [keyframe_interval]`
+//! (defaults: 20 s measured after the warm-up, 1280x720, the aligner's default minimum budget of 40 ms — a lower minimum
+//! suits hosts on low-jitter paths —, and a publisher keyframe every 60 frames; browsers send
+//! keyframes on request only, which a large interval such as 100000 imitates. A periodic
+//! keyframe takes the sender longer to encode, and the budget covers that jitter too). The publisher is GStreamer `webrtcbin` in this process (the
 //! stamped test host of `tests/align_whip_support`: VP8 1.5 Mbit/s at 30 fps + Opus, sender
 //! reports on capture time, media only once connected, as browsers do) on the default-route
 //! address; the session
 //! composes the host full-frame at the same size, 30 fps, real time, encoding with x264
-//! (zerolatency) into an MP4 in a temporary directory. The first 3 s are left out (warm-up,
-//! first sender report).
+//! (zerolatency) into an MP4 in a temporary directory. The first 10 s are left out (warm-up,
+//! first sender report, and the budget settling from its initial value at 1 %/s).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -35,7 +37,7 @@ use compositor::session::{Session, SessionConfig};
 use layouts::{Layout, Scene, Size};
 use whip_support::{TOKEN, TestDirectory, local_ip};
 
-const WARMUP: Duration = Duration::from_secs(3);
+const WARMUP: Duration = Duration::from_secs(10);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -46,6 +48,7 @@ fn main() {
         .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
         .unwrap_or((1280u32, 720u32));
     let min_budget = args.get(3).and_then(|s| s.parse::<u64>().ok());
+    let keyframes = args.get(4).and_then(|s| s.parse::<u32>().ok()).unwrap_or(60);
     let dir = std::env::temp_dir().join(format!("latency-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut cfg = SessionConfig::new(Scene {
@@ -59,7 +62,7 @@ fn main() {
     });
     cfg.canvas = Size::new(w, h);
     cfg.initial_inputs = vec!["host".into()];
-    cfg.duration = Some(Duration::from_secs(seconds + 4));
+    cfg.duration = Some(Duration::from_secs(seconds + 4) + WARMUP);
     if let Some(ms) = min_budget {
         cfg.align.min_budget = Duration::from_millis(ms);
         // Start at the minimum: the figures are for the steady state, not the slew down.
@@ -136,16 +139,17 @@ fn main() {
     });
     let mut host = StampedHost::new((60, 120, 200), 1000.0);
     (host.width, host.height) = (w, h);
-    let publisher = StampPublisher::start(
+    let publisher = StampPublisher::start_with_keyframes(
         &rt,
         &format!("{base}/whip/s1/host"),
         TOKEN,
         host,
         Instant::now(),
+        keyframes,
     )
     .unwrap();
     let stats = {
-        std::thread::sleep(Duration::from_secs(seconds + 2));
+        std::thread::sleep(Duration::from_secs(seconds + 2) + WARMUP);
         handle.stats()
     };
     session.join().unwrap();

@@ -151,7 +151,7 @@ pub struct StampPublisher {
 }
 
 impl StampPublisher {
-    /// Publishes `host` (capture times from `t0`) to `url`.
+    /// Publishes `host` (capture times from `t0`) to `url`, with a keyframe every 60 frames.
     pub fn start(
         rt: &tokio::runtime::Runtime,
         url: &str,
@@ -159,13 +159,26 @@ impl StampPublisher {
         host: StampedHost,
         t0: Instant,
     ) -> Result<Self, String> {
+        Self::start_with_keyframes(rt, url, token, host, t0, 60)
+    }
+
+    /// Like [`StampPublisher::start`] with a keyframe at most every `kf` frames (browsers
+    /// send keyframes on request only: a large `kf` behaves like them).
+    pub fn start_with_keyframes(
+        rt: &tokio::runtime::Runtime,
+        url: &str,
+        token: &str,
+        host: StampedHost,
+        t0: Instant,
+        kf: u32,
+    ) -> Result<Self, String> {
         gst::init().map_err(|e| e.to_string())?;
         let (w, h) = (host.width, host.height);
         let desc = format!(
             "webrtcbin name=wb bundle-policy=max-bundle \
              appsrc name=vsrc format=time is-live=true do-timestamp=false \
                caps=video/x-raw,format=I420,width={w},height={h},framerate=30/1 ! \
-             queue ! vp8enc deadline=1 keyframe-max-dist=60 error-resilient=partitions \
+             queue ! vp8enc deadline=1 keyframe-max-dist={kf} error-resilient=partitions \
                target-bitrate=1500000 cpu-used=8 ! rtpvp8pay mtu=1200 ! \
              valve name=vvalve drop=true drop-mode=forward-sticky-events ! \
              application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000 ! wb. \
