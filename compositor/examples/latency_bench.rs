@@ -48,7 +48,10 @@ fn main() {
         .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
         .unwrap_or((1280u32, 720u32));
     let min_budget = args.get(3).and_then(|s| s.parse::<u64>().ok());
-    let keyframes = args.get(4).and_then(|s| s.parse::<u32>().ok()).unwrap_or(60);
+    let keyframes = args
+        .get(4)
+        .and_then(|s| s.parse::<u32>().ok())
+        .unwrap_or(60);
     let dir = std::env::temp_dir().join(format!("latency-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut cfg = SessionConfig::new(Scene {
