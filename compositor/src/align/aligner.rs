@@ -16,6 +16,12 @@ const MAX_HOSTS: usize = 64;
 const DELAY_LEARN_S: f64 = 10.0;
 /// Lowest minimum transit for which a sender clock still counts as synchronised, s.
 const TRUST_LOW: f64 = -0.02;
+/// Largest difference between the minimum transits of a host's two tracks (through their
+/// sender reports) that is still believed, s. Audio and video share the sender's clock and
+/// the network path: their floors differ by packetisation and encoding only (a few ms to
+/// tens of ms). GStreamer `webrtcbin` at its defaults stamps reports at send time after
+/// queueing media through ICE/DTLS, and its audio and video reports disagree by 300–700 ms.
+const INCONSISTENT_S: f64 = 0.15;
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
@@ -48,11 +54,15 @@ struct Track {
     /// Playout time (s, before budget) of the track's first unit: until arrivals reach it,
     /// nothing of the track has been played and mapping changes apply at once.
     first_playout: Option<f64>,
+    /// Its sender mapping disagrees with the host's primary track by more than
+    /// [`INCONSISTENT_S`]: placed by arrival for the rest of the stream (a new SSRC
+    /// re-evaluates), and left out of the host's jitter through the sender clock.
+    distrusted: bool,
 }
 
 impl Track {
     fn on_sender_clock(&self) -> bool {
-        self.abs || self.anchor.is_some()
+        (self.abs || self.anchor.is_some()) && !self.distrusted
     }
 }
 
@@ -226,6 +236,7 @@ impl Aligner {
             trusted_clock: h.trusted(&self.cfg),
             video_on_sender_clock: h.video.on_sender_clock(),
             audio_on_sender_clock: h.audio.on_sender_clock(),
+            sender_reports_inconsistent: h.video.distrusted || h.audio.distrusted,
         })
     }
 
@@ -352,6 +363,15 @@ impl Host {
         if let Some(s) = track.sender_clock_time(u, ext, base) {
             if *self.primary.get_or_insert(kind) != kind {
                 self.floor_other.push(t, t - s);
+                // Both tracks run on one sender clock over one path: floors far apart mean
+                // one track's reports are wrong. The primary sets the clock; this track
+                // goes (or stays) on its arrival mapping, without a jump (below).
+                if self.floor.has_data()
+                    && (self.floor_other.floor(t) - self.floor.floor(t)).abs() > INCONSISTENT_S
+                {
+                    track.distrusted = true;
+                    self.floor_other = TransitFloor::default();
+                }
             } else {
                 self.floor.push(t, t - s);
             }
@@ -417,6 +437,9 @@ impl Track {
     /// Sender clock time of a unit (host-relative s) when known: abs-capture-time, else the
     /// sender report mapping.
     fn sender_clock_time(&self, u: &MediaUnit, ext: i64, base: f64) -> Option<f64> {
+        if self.distrusted {
+            return None;
+        }
         if let Some(a) = u.abs_capture_time {
             return Some(secs(a) - base);
         }

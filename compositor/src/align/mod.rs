@@ -178,6 +178,9 @@ pub struct HostAlignStats {
     pub video_on_sender_clock: bool,
     /// Audio is mapped through the sender clock.
     pub audio_on_sender_clock: bool,
+    /// One track's sender reports disagree with the other's by more than 150 ms (e.g.
+    /// GStreamer webrtcbin at its defaults): that track is placed by arrival instead.
+    pub sender_reports_inconsistent: bool,
 }
 
 /// Refused input.

@@ -1,5 +1,6 @@
 //! Aligner scenarios on simulated hosts: RTP wrap, SSRC change, late first sender report,
-//! 500 ppm drift over an hour, reordering, and cross-host alignment. Every scenario asserts
+//! audio and video reports that disagree, 500 ppm drift over an hour, reordering, and
+//! cross-host alignment. Every scenario asserts
 //! a bounded placement error and no jumps (consecutive playout deltas follow capture deltas
 //! within the slew rate).
 
@@ -233,6 +234,43 @@ fn late_first_audio_sender_report_converges_without_a_jump() {
     let st = al.stats("h").unwrap();
     assert!(st.audio_on_sender_clock && st.video_on_sender_clock);
     assert!(st.av_offset_ms.abs() < 1.0, "{st:?}");
+}
+
+#[test]
+fn audio_reports_inconsistent_with_video_are_refused_without_a_jump() {
+    let mut al = Aligner::new(trusted()).unwrap();
+    let mut v = Sim::video();
+    v.jitter = 0.002;
+    let mut a = Sim::audio();
+    a.jitter = 0.002;
+    // GStreamer webrtcbin at its defaults: the audio reports map RTP to a sender time
+    // 650 ms off the video's, and come a second after the media starts.
+    a.clock_err = 0.65;
+    a.sr_first = Some(1.0);
+    let outs = run(&mut al, &[("h", v), ("h", a)], 0.0, 30.0, 9);
+    for o in &outs {
+        assert!(max_step(o) < STEP_BOUND, "step {}", max_step(o));
+    }
+    // Video on its (consistent) sender clock; audio by arrival over the same path: both
+    // within the jitter of capture + budget, so in lip sync.
+    assert!(
+        max_err(&outs[0], 1.0) < 0.002,
+        "video err {}",
+        max_err(&outs[0], 1.0)
+    );
+    assert!(
+        max_err(&outs[1], 0.5) < 0.008,
+        "audio err {}",
+        max_err(&outs[1], 0.5)
+    );
+    let st = al.stats("h").unwrap();
+    assert!(st.sender_reports_inconsistent, "{st:?}");
+    assert!(
+        st.video_on_sender_clock && !st.audio_on_sender_clock,
+        "{st:?}"
+    );
+    // The bogus 650 ms does not count as jitter: the budget stays near its minimum.
+    assert!(st.budget_ms < 60.0, "budget {} ms", st.budget_ms);
 }
 
 #[test]
