@@ -19,6 +19,29 @@ use crate::frame::{ColorMatrix, I420Frame};
 use crate::gpu::{FrameSource, GpuContext, ImageAsset, RenderTimings, Renderer};
 use crate::soft::SoftRenderer;
 
+/// Where `item` lands for a source of `src` size, or None when nothing of it would be
+/// visible on `canvas` (empty, transparent, or entirely outside). Both compositors skip
+/// the same items.
+pub(crate) fn visible_placement(
+    item: &layouts::DrawItem,
+    src: Size,
+    canvas: Size,
+) -> Option<layouts::Placement> {
+    let place = item.place(src);
+    let d = place.dest;
+    if d.w == 0 || d.h == 0 || !item.opacity.is_finite() || item.opacity <= 0.0 {
+        return None;
+    }
+    if d.x >= canvas.w as i32
+        || d.y >= canvas.h as i32
+        || d.x + d.w as i32 <= 0
+        || d.y + d.h as i32 <= 0
+    {
+        return None;
+    }
+    Some(place)
+}
+
 /// Which compositor a session uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -277,6 +277,77 @@ pub fn render_goldens_soft() -> Result<Vec<(String, image::RgbImage)>, String> {
     })
 }
 
+/// Compares rendered cases with the goldens in `dir`: prints each PSNR and, for each case
+/// under [`GOLDEN_MIN_PSNR_DB`], writes actual, expected and diff PNGs into `out` and returns
+/// a line naming them (empty = all match).
+pub fn compare_with_goldens(
+    rendered: &[(String, image::RgbImage)],
+    dir: &Path,
+    out: &Path,
+) -> Result<Vec<String>, String> {
+    std::fs::create_dir_all(out).map_err(|e| e.to_string())?;
+    let mut failures = Vec::new();
+    for (name, actual) in rendered {
+        let expected = load_golden(dir, name).map_err(|e| e.to_string())?;
+        let db = psnr(actual, &expected);
+        eprintln!("{name}: PSNR {db:.1} dB");
+        if db < GOLDEN_MIN_PSNR_DB {
+            let a = out.join(format!("{name}-actual.png"));
+            let e = out.join(format!("{name}-expected.png"));
+            let d = out.join(format!("{name}-diff.png"));
+            for (img, path) in [
+                (actual.clone(), &a),
+                (expected.clone(), &e),
+                (diff_image(actual, &expected), &d),
+            ] {
+                img.save(path).map_err(|e| e.to_string())?;
+            }
+            failures.push(format!(
+                "{name}: {db:.1} dB < {GOLDEN_MIN_PSNR_DB} dB; see {} {} {}",
+                a.display(),
+                e.display(),
+                d.display()
+            ));
+        }
+    }
+    Ok(failures)
+}
+
+/// Dominant frequency (Hz) of channel 0 of interleaved 48 kHz stereo, 50..4000 Hz, and its
+/// RMS: a Goertzel scan in 10 Hz steps, then 1 Hz steps around the best. (0, 0) for less
+/// than two frames.
+pub fn dominant_tone(stereo: &[f32]) -> (f64, f64) {
+    let left: Vec<f64> = stereo.iter().step_by(2).map(|s| f64::from(*s)).collect();
+    if left.len() < 2 {
+        return (0.0, 0.0);
+    }
+    let rms = (left.iter().map(|s| s * s).sum::<f64>() / left.len() as f64).sqrt();
+    let power = |f: f64| {
+        let coeff = 2.0 * (std::f64::consts::TAU * f / 48_000.0).cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for x in &left {
+            let s0 = x + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - coeff * s1 * s2
+    };
+    let best_in = |lo: f64, hi: f64, step: f64| {
+        let mut best = (lo, f64::MIN);
+        let mut f = lo;
+        while f <= hi {
+            let p = power(f);
+            if p > best.1 {
+                best = (f, p);
+            }
+            f += step;
+        }
+        best.0
+    };
+    let coarse = best_in(50.0, 4000.0, 10.0);
+    (best_in(coarse - 10.0, coarse + 10.0, 1.0), rms)
+}
+
 /// PSNR in dB between two equally sized RGB images (infinite when identical).
 pub fn psnr(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
     if a.dimensions() != b.dimensions() {

@@ -211,7 +211,7 @@ fn whip_egress_vp8_and_opus_into_webrtcbin() {
     let secs = audio.len() as f64 / 2.0 / 48_000.0;
     assert!(secs >= 2.0, "{secs:.2} s of Opus audio decoded");
     // The mix of the two synthetic hosts: 440 Hz and 660 Hz tones.
-    let (tone, rms) = tone_of(&audio[audio.len() / 2..]);
+    let (tone, rms) = compositor::testkit::dominant_tone(&audio[audio.len() / 2..]);
     eprintln!("{frames} frames, {secs:.2} s audio, tone {tone} Hz, rms {rms:.3}");
     assert!(rms > 0.02, "audio is silent: rms {rms}");
     assert!(
@@ -225,37 +225,6 @@ fn whip_egress_vp8_and_opus_into_webrtcbin() {
     assert!(seen.deleted.load(Ordering::Relaxed), "no DELETE");
     live.stop();
     live.join().unwrap();
-}
-
-/// Dominant frequency of channel 0 of interleaved 48 kHz stereo and its RMS (Goertzel scan,
-/// 10 Hz coarse then 1 Hz around the best).
-fn tone_of(stereo: &[f32]) -> (f64, f64) {
-    let left: Vec<f64> = stereo.iter().step_by(2).map(|s| f64::from(*s)).collect();
-    let rms = (left.iter().map(|s| s * s).sum::<f64>() / left.len().max(1) as f64).sqrt();
-    let power = |f: f64| {
-        let coeff = 2.0 * (std::f64::consts::TAU * f / 48_000.0).cos();
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for x in &left {
-            let s0 = x + coeff * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        s1 * s1 + s2 * s2 - coeff * s1 * s2
-    };
-    let best_in = |lo: f64, hi: f64, step: f64| {
-        let mut best = (lo, f64::MIN);
-        let mut f = lo;
-        while f <= hi {
-            let p = power(f);
-            if p > best.1 {
-                best = (f, p);
-            }
-            f += step;
-        }
-        best.0
-    };
-    let coarse = best_in(100.0, 2000.0, 10.0);
-    (best_in(coarse - 10.0, coarse + 10.0, 1.0), rms)
 }
 
 #[test]

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use compositor::gpu::{AdapterChoice, GpuContext, RenderPath};
 use compositor::testkit::{
-    GOLDEN_MIN_PSNR_DB, diff_image, golden_dir, load_golden, psnr, render_goldens, save_golden,
+    GOLDEN_MIN_PSNR_DB, compare_with_goldens, golden_dir, load_golden, psnr, render_goldens,
+    save_golden,
 };
 
 #[test]
@@ -26,27 +27,7 @@ fn presets_and_transition_match_goldens() {
         return;
     }
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("golden");
-    std::fs::create_dir_all(&out).unwrap();
-    let mut failures = Vec::new();
-    for (name, actual) in &rendered {
-        let expected = load_golden(&dir, name).unwrap();
-        let db = psnr(actual, &expected);
-        eprintln!("{name}: PSNR {db:.1} dB");
-        if db < GOLDEN_MIN_PSNR_DB {
-            let a = out.join(format!("{name}-actual.png"));
-            let e = out.join(format!("{name}-expected.png"));
-            let d = out.join(format!("{name}-diff.png"));
-            actual.save(&a).unwrap();
-            expected.save(&e).unwrap();
-            diff_image(actual, &expected).save(&d).unwrap();
-            failures.push(format!(
-                "{name}: {db:.1} dB < {GOLDEN_MIN_PSNR_DB} dB; see {} {} {}",
-                a.display(),
-                e.display(),
-                d.display()
-            ));
-        }
-    }
+    let failures = compare_with_goldens(&rendered, &dir, &out).unwrap();
     assert!(
         failures.is_empty(),
         "golden mismatches:\n{}",

@@ -567,18 +567,8 @@ impl Renderer {
         matrix: ColorMatrix,
         color: Rgba,
     ) -> Option<ItemData> {
-        let place = item.place(src);
+        let place = crate::compose::visible_placement(item, src, self.canvas)?;
         let d = place.dest;
-        if d.w == 0 || d.h == 0 || !item.opacity.is_finite() || item.opacity <= 0.0 {
-            return None;
-        }
-        if d.x >= self.canvas.w as i32
-            || d.y >= self.canvas.h as i32
-            || d.x + d.w as i32 <= 0
-            || d.y + d.h as i32 <= 0
-        {
-            return None;
-        }
         let c = place.crop;
         let (mut uv, mut clamp_l, mut clamp_c, mut taps) =
             ([0.0; 4], [0.0; 4], [0.0; 4], [1.0, 1.0, 0.0, 0.0]);

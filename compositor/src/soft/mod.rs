@@ -222,18 +222,8 @@ impl SoftRenderer {
         src: Size,
         content: u64,
     ) -> Option<(GeomKey, layouts::Placement)> {
-        let place = item.place(src);
+        let place = crate::compose::visible_placement(item, src, self.canvas)?;
         let d = place.dest;
-        if d.w == 0 || d.h == 0 || !item.opacity.is_finite() || item.opacity <= 0.0 {
-            return None;
-        }
-        if d.x >= self.canvas.w as i32
-            || d.y >= self.canvas.h as i32
-            || d.x + d.w as i32 <= 0
-            || d.y + d.h as i32 <= 0
-        {
-            return None;
-        }
         let c = place.crop;
         let key = GeomKey {
             dest: (d.x, d.y, d.w, d.h),
@@ -324,44 +314,8 @@ impl SoftRenderer {
                 cw,
             );
         }
-        let (x, y) = (i64::from(place.dest.x), i64::from(place.dest.y));
-        let (ow, oh) = (self.canvas.w as usize, self.canvas.h as usize);
-        let (ocw, och) = (ow.div_ceil(2), oh.div_ceil(2));
-        let (oy, ou, ov) = out.planes_mut();
-        blend(
-            Target {
-                plane: oy,
-                w: ow,
-                h: oh,
-                x,
-                y,
-            },
-            &entry.map.y,
-            Some(&py[..w * h]),
-        );
-        let (cx, cy) = (x.div_euclid(2), y.div_euclid(2));
-        blend(
-            Target {
-                plane: ou,
-                w: ocw,
-                h: och,
-                x: cx,
-                y: cy,
-            },
-            &entry.map.u,
-            Some(&pu[..cw * ch]),
-        );
-        blend(
-            Target {
-                plane: ov,
-                w: ocw,
-                h: och,
-                x: cx,
-                y: cy,
-            },
-            &entry.map.v,
-            Some(&pv[..cw * ch]),
-        );
+        let live = [&py[..w * h], &pu[..cw * ch], &pv[..cw * ch]];
+        blend_item(out, self.canvas, place.dest, &entry.map, Some(live));
     }
 
     fn draw_still(&mut self, item: &DrawItem, still: Still<'_>, out: &mut I420Frame) {
@@ -406,44 +360,31 @@ impl SoftRenderer {
             }
         });
         entry.last_used = self.frame_no;
-        let (x, y) = (i64::from(place.dest.x), i64::from(place.dest.y));
-        let (ow, oh) = (self.canvas.w as usize, self.canvas.h as usize);
-        let (ocw, och) = (ow.div_ceil(2), oh.div_ceil(2));
-        let (oy, ou, ov) = out.planes_mut();
-        blend(
-            Target {
-                plane: oy,
-                w: ow,
-                h: oh,
-                x,
-                y,
-            },
-            &entry.map.y,
-            None,
-        );
-        let (cx, cy) = (x.div_euclid(2), y.div_euclid(2));
-        blend(
-            Target {
-                plane: ou,
-                w: ocw,
-                h: och,
-                x: cx,
-                y: cy,
-            },
-            &entry.map.u,
-            None,
-        );
-        blend(
-            Target {
-                plane: ov,
-                w: ocw,
-                h: och,
-                x: cx,
-                y: cy,
-            },
-            &entry.map.v,
-            None,
-        );
+        blend_item(out, self.canvas, place.dest, &entry.map, None);
+    }
+}
+
+/// Blends an item's maps (and its live picture's Y, U, V planes, when it has one) onto the
+/// canvas at `dest`.
+fn blend_item(
+    out: &mut I420Frame,
+    canvas: Size,
+    dest: layouts::Rect,
+    map: &BlendMap,
+    live: Option<[&[u8]; 3]>,
+) {
+    let (x, y) = (i64::from(dest.x), i64::from(dest.y));
+    let (ow, oh) = (canvas.w as usize, canvas.h as usize);
+    let (ocw, och) = (ow.div_ceil(2), oh.div_ceil(2));
+    let (cx, cy) = (x.div_euclid(2), y.div_euclid(2));
+    let (oy, ou, ov) = out.planes_mut();
+    let targets = [
+        (oy, ow, oh, x, y, &map.y),
+        (ou, ocw, och, cx, cy, &map.u),
+        (ov, ocw, och, cx, cy, &map.v),
+    ];
+    for (i, (plane, w, h, x, y, m)) in targets.into_iter().enumerate() {
+        blend(Target { plane, w, h, x, y }, m, live.map(|l| l[i]));
     }
 }
 

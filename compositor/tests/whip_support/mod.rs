@@ -271,36 +271,7 @@ pub fn close_rgb(a: [f64; 3], b: [u8; 3], tol: f64) -> bool {
 /// between 50 Hz and 4 kHz, by Goertzel over the whole window; a click or a short gap in the
 /// mix does not move it, unlike counting zero crossings), and its RMS.
 pub fn tone_of(stereo: &[f32]) -> (f64, f64) {
-    let left: Vec<f64> = stereo.iter().step_by(2).map(|s| f64::from(*s)).collect();
-    if left.len() < 2 {
-        return (0.0, 0.0);
-    }
-    let rms = (left.iter().map(|s| s * s).sum::<f64>() / left.len() as f64).sqrt();
-    let power = |f: f64| {
-        let coeff = 2.0 * (2.0 * std::f64::consts::PI * f / 48_000.0).cos();
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for x in &left {
-            let s0 = x + coeff * s1 - s2;
-            s2 = s1;
-            s1 = s0;
-        }
-        s1 * s1 + s2 * s2 - coeff * s1 * s2
-    };
-    // Coarse 10 Hz scan, then 1 Hz around the best.
-    let best_in = |lo: f64, hi: f64, step: f64| {
-        let mut best = (lo, f64::MIN);
-        let mut f = lo;
-        while f <= hi {
-            let p = power(f);
-            if p > best.1 {
-                best = (f, p);
-            }
-            f += step;
-        }
-        best.0
-    };
-    let coarse = best_in(50.0, 4000.0, 10.0);
-    (best_in(coarse - 10.0, coarse + 10.0, 1.0), rms)
+    compositor::testkit::dominant_tone(stereo)
 }
 
 /// Video the publisher sends.
