@@ -29,13 +29,13 @@ use std::time::{Duration, Instant};
 
 use align_whip_support::StampPublisher;
 use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::ingest::{IngestDirectory, IngestSlot, WhipConfig, WhipServer};
+use compositor::ingest::WhipConfig;
 use compositor::measure::StampedHost;
 use compositor::measure::latency::added_latency;
 use compositor::output::{EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat};
 use compositor::session::{Session, SessionConfig};
 use layouts::{Layout, Scene, Size};
-use whip_support::{TOKEN, TestDirectory, local_ip};
+use whip_support::{TOKEN, TestDirectory, local_ip, serve_whip};
 
 const WARMUP: Duration = Duration::from_secs(10);
 
@@ -106,40 +106,25 @@ fn main() {
     let handle = session.handle();
     let log = handle.enable_latency_log();
     let directory = Arc::new(TestDirectory::default());
-    directory.slots.lock().unwrap().insert(
-        ("s1".into(), "host".into()),
-        IngestSlot {
-            token: TOKEN.into(),
-            sender: session.take_inputs().pop().unwrap(),
-            session: handle.clone(),
-        },
+    directory.add(
+        "s1",
+        "host",
+        session.take_inputs().pop().unwrap(),
+        handle.clone(),
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let dir_dyn: Arc<dyn IngestDirectory> = directory.clone();
-    let (server, base) = rt.block_on(async move {
-        let server = Arc::new(
-            WhipServer::start(
-                WhipConfig {
-                    udp_bind: std::net::SocketAddr::new(local_ip(), 0),
-                    ..WhipConfig::default()
-                },
-                dir_dyn,
-            )
-            .await
-            .unwrap(),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = server.router();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        (server, format!("http://{addr}"))
-    });
+    let (server, base) = serve_whip(
+        &rt,
+        WhipConfig {
+            udp_bind: std::net::SocketAddr::new(local_ip(), 0),
+            ..WhipConfig::default()
+        },
+        directory,
+    );
     let mut host = StampedHost::new((60, 120, 200), 1000.0);
     (host.width, host.height) = (w, h);
     let publisher = StampPublisher::start_with_keyframes(

@@ -18,11 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::ingest::{IngestDirectory, IngestSlot, WhipConfig, WhipServer};
+use compositor::ingest::WhipConfig;
 use compositor::output::NullSink;
 use compositor::session::{Fps, Session, SessionConfig};
 use layouts::{Layout, Scene, Size};
-use whip_support::{PublishSpec, Publisher, TOKEN, TestDirectory, VideoCodec, local_ip};
+use whip_support::{
+    PublishSpec, Publisher, TOKEN, TestDirectory, VideoCodec, local_ip, serve_whip,
+};
 
 struct ChildGuard(Child);
 
@@ -94,34 +96,26 @@ fn main() {
     let mut session = Session::start(cfg, gpu, Box::new(NullSink::default())).unwrap();
     let handle = session.handle();
     let directory = Arc::new(TestDirectory::default());
-    directory.slots.lock().unwrap().insert(
-        ("s1".into(), "host".into()),
-        IngestSlot {
-            token: TOKEN.into(),
-            sender: session.take_inputs().pop().unwrap(),
-            session: handle.clone(),
-        },
+    directory.add(
+        "s1",
+        "host",
+        session.take_inputs().pop().unwrap(),
+        handle.clone(),
     );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let dir: Arc<dyn IngestDirectory> = directory;
-    let (server, url) = rt.block_on(async move {
-        let cfg = WhipConfig {
+    let (server, base) = serve_whip(
+        &rt,
+        WhipConfig {
             udp_bind: (local_ip(), 0).into(),
             ..WhipConfig::default()
-        };
-        let server = Arc::new(WhipServer::start(cfg, dir).await.unwrap());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = server.router();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        (server, format!("http://{addr}/whip/s1/host"))
-    });
+        },
+        directory,
+    );
+    let url = format!("{base}/whip/s1/host");
     let _child = ChildGuard(
         Command::new(std::env::current_exe().unwrap())
             .args(["--publish", &url, &size, &codec])

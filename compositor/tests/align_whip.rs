@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 use align_whip_support::{DelayRelay, StampPublisher};
 use compositor::align::AlignConfig;
 use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::ingest::{IngestDirectory, IngestSlot, WhipConfig, WhipServer};
+use compositor::ingest::WhipConfig;
 use compositor::measure::{HostRegion, StampedHost, analyze_decoded, decode_file};
 use compositor::output::{EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat};
 use compositor::session::{Session, SessionConfig};
 use layouts::{Background, Content, Layout, Scene, Size, Style};
-use whip_support::{TOKEN, TestDirectory, init_tracing, local_ip};
+use whip_support::{TOKEN, TestDirectory, init_tracing, local_ip, serve_whip};
 
 const CANVAS: Size = Size::new(640, 360);
 /// Media time of the recording.
@@ -140,14 +140,7 @@ fn whip_hosts_are_in_lip_sync_and_in_step_on_the_output() {
     let handle = session.handle();
     let directory = Arc::new(TestDirectory::default());
     for (name, sender) in ["a", "b"].into_iter().zip(session.take_inputs()) {
-        directory.slots.lock().unwrap().insert(
-            ("s1".into(), name.into()),
-            IngestSlot {
-                token: TOKEN.into(),
-                sender,
-                session: handle.clone(),
-            },
-        );
+        directory.add("s1", name, sender, handle.clone());
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -166,28 +159,12 @@ fn whip_hosts_are_in_lip_sync_and_in_step_on_the_output() {
         Duration::from_millis(20),
     );
     let start_server = |udp: std::net::SocketAddr, public: Option<std::net::SocketAddr>| {
-        let dir: Arc<dyn IngestDirectory> = directory.clone();
-        rt.block_on(async move {
-            let server = Arc::new(
-                WhipServer::start(
-                    WhipConfig {
-                        udp_bind: udp,
-                        public_addr: public,
-                        ..WhipConfig::default()
-                    },
-                    dir,
-                )
-                .await
-                .unwrap(),
-            );
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let app = server.router();
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            });
-            (server, format!("http://{addr}"))
-        })
+        let cfg = WhipConfig {
+            udp_bind: udp,
+            public_addr: public,
+            ..WhipConfig::default()
+        };
+        serve_whip(&rt, cfg, directory.clone())
     };
     let (server_a, base_a) = start_server(std::net::SocketAddr::new(ip, 0), None);
     let (server_b, base_b) = start_server(b_udp, Some(relay.addr));

@@ -348,11 +348,7 @@ fn rtmps_through_tls_terminating_nginx_checks_the_certificate_unless_told_not_to
     live.outputs.remove("cdn").unwrap();
     live.stop();
     live.join().unwrap();
-    let recs = nginx.recordings();
-    assert_eq!(recs.len(), 1, "{recs:?}");
-    let rec = recs[0].to_str().unwrap();
-    assert_h264_aac(rec, 640, 360);
-    let frames = decoded_frames(rec);
+    let frames = nginx.single_recording_frames(640, 360);
     assert!(frames >= 60, "{frames} frames recorded behind TLS");
 }
 

@@ -9,7 +9,72 @@
 use gstreamer as gst;
 use gstreamer::prelude::*;
 
-use super::{EncoderKind, EncoderSettings, OutputError, VideoCodec};
+use gstreamer_app as gst_app;
+
+use super::{EncoderKind, EncoderSettings, OutputError, StreamFormat, VideoCodec};
+use crate::frame::ColorMatrix;
+
+/// An active pool of `frame_bytes` buffers for the raw video pushed into `vsrc` (its caps),
+/// so steady-state pushes reuse memory (see [`push_pooled_frame`]).
+pub(crate) fn frame_pool(
+    vsrc: &gst_app::AppSrc,
+    frame_bytes: u32,
+) -> Result<gst::BufferPool, OutputError> {
+    let pool = gst::BufferPool::new();
+    let mut config = pool.config();
+    config.set_params(vsrc.caps().as_ref(), frame_bytes, 2, 0);
+    pool.set_config(config)
+        .and_then(|()| pool.set_active(true))
+        .map_err(|e| OutputError::Setup(format!("video buffer pool: {e}")))?;
+    Ok(pool)
+}
+
+/// The two raw inputs of an encode pipeline: `vsrc` (I420 of `fmt`) and `asrc` (interleaved
+/// F32 of `fmt`), time format, holding at most `max_video_bytes` / `max_audio_bytes`.
+/// `live`: never block the pushing thread (real time); otherwise pushes wait for room
+/// (offline rendering, as fast as the encoder goes).
+pub(crate) fn raw_sources(
+    fmt: &StreamFormat,
+    live: bool,
+    max_video_bytes: u64,
+    max_audio_bytes: u64,
+) -> (gst_app::AppSrc, gst_app::AppSrc) {
+    let colorimetry = match fmt.matrix {
+        ColorMatrix::Bt709 => "bt709",
+        ColorMatrix::Bt601 => "bt601",
+    };
+    let vcaps = gst::Caps::builder("video/x-raw")
+        .field("format", "I420")
+        .field("width", fmt.width as i32)
+        .field("height", fmt.height as i32)
+        .field(
+            "framerate",
+            gst::Fraction::new(fmt.fps_num as i32, fmt.fps_den as i32),
+        )
+        .field("colorimetry", colorimetry)
+        .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
+        .build();
+    let acaps = gst::Caps::builder("audio/x-raw")
+        .field("format", "F32LE")
+        .field("layout", "interleaved")
+        .field("rate", fmt.sample_rate as i32)
+        .field("channels", i32::from(fmt.channels))
+        .build();
+    let mk_src = |name: &str, caps: &gst::Caps, max: u64| {
+        gst_app::AppSrc::builder()
+            .name(name)
+            .caps(caps)
+            .format(gst::Format::Time)
+            .is_live(live)
+            .block(!live)
+            .max_bytes(max)
+            .build()
+    };
+    (
+        mk_src("vsrc", &vcaps, max_video_bytes),
+        mk_src("asrc", &acaps, max_audio_bytes),
+    )
+}
 
 /// Creates an element of `factory`, optionally named.
 pub(crate) fn make(factory: &str, name: Option<&str>) -> Result<gst::Element, OutputError> {

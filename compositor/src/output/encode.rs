@@ -22,12 +22,12 @@ use gstreamer_app as gst_app;
 use tracing::{info, warn};
 
 use super::elements::{
-    AudioCodec, add_chain, audio_encode_chain, clock_time, make, push_pooled_frame,
-    video_encode_chain,
+    AudioCodec, add_chain, audio_encode_chain, clock_time, frame_pool, make, push_pooled_frame,
+    raw_sources, video_encode_chain,
 };
 use super::queue::{SharedQueue, Weighed};
 use super::{EncoderSettings, OutputError, StreamFormat};
-use crate::frame::{ColorMatrix, I420Frame};
+use crate::frame::I420Frame;
 
 /// Video or audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,42 +138,10 @@ impl Encode {
     ) -> Result<Self, OutputError> {
         super::init_gstreamer()?;
         let pipeline = gst::Pipeline::with_name("hub-encode");
-        let colorimetry = match fmt.matrix {
-            ColorMatrix::Bt709 => "bt709",
-            ColorMatrix::Bt601 => "bt601",
-        };
-        let vcaps = gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .field("width", fmt.width as i32)
-            .field("height", fmt.height as i32)
-            .field(
-                "framerate",
-                gst::Fraction::new(fmt.fps_num as i32, fmt.fps_den as i32),
-            )
-            .field("colorimetry", colorimetry)
-            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-            .build();
-        let acaps = gst::Caps::builder("audio/x-raw")
-            .field("format", "F32LE")
-            .field("layout", "interleaved")
-            .field("rate", fmt.sample_rate as i32)
-            .field("channels", i32::from(fmt.channels))
-            .build();
         let frame_bytes = I420Frame::byte_len(fmt.width, fmt.height);
         let max_video_bytes = frame_bytes as u64 * 4;
         let max_audio_bytes = u64::from(fmt.sample_rate) * u64::from(fmt.channels) * 4 / 2;
-        let mk_src = |name: &str, caps: &gst::Caps, max: u64| {
-            gst_app::AppSrc::builder()
-                .name(name)
-                .caps(caps)
-                .format(gst::Format::Time)
-                .is_live(true)
-                .block(false)
-                .max_bytes(max)
-                .build()
-        };
-        let vsrc = mk_src("vsrc", &vcaps, max_video_bytes);
-        let asrc = mk_src("asrc", &acaps, max_audio_bytes);
+        let (vsrc, asrc) = raw_sources(fmt, true, max_video_bytes, max_audio_bytes);
         let mk_sink = |name: &str| {
             gst_app::AppSink::builder()
                 .name(name)
@@ -213,12 +181,7 @@ impl Encode {
                     .build(),
             );
         }
-        let pool = gst::BufferPool::new();
-        let mut pool_config = pool.config();
-        pool_config.set_params(Some(&vcaps), frame_bytes as u32, 2, 0);
-        pool.set_config(pool_config)
-            .and_then(|()| pool.set_active(true))
-            .map_err(|e| OutputError::Setup(format!("video buffer pool: {e}")))?;
+        let pool = frame_pool(&vsrc, frame_bytes as u32)?;
         if let Err(e) = pipeline.set_state(gst::State::Playing) {
             let _ = pipeline.set_state(gst::State::Null);
             return Err(OutputError::Setup(format!("encode would not start: {e}")));

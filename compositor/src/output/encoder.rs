@@ -19,8 +19,8 @@ use gstreamer_app as gst_app;
 use tracing::{info, warn};
 
 use super::elements::{
-    AudioCodec, add_chain, audio_encode_chain, clock_time, link, make, push_pooled_frame,
-    video_encode_chain,
+    AudioCodec, add_chain, audio_encode_chain, clock_time, frame_pool, link, make,
+    push_pooled_frame, raw_sources, video_encode_chain,
 };
 use super::{OutputError, OutputSink, SinkStats, VideoCodec};
 use crate::frame::{ColorMatrix, I420Frame};
@@ -251,42 +251,10 @@ impl GstEncoder {
             ));
         }
         let pipeline = gst::Pipeline::with_name("encode");
-        let colorimetry = match fmt.matrix {
-            ColorMatrix::Bt709 => "bt709",
-            ColorMatrix::Bt601 => "bt601",
-        };
-        let vcaps = gst::Caps::builder("video/x-raw")
-            .field("format", "I420")
-            .field("width", fmt.width as i32)
-            .field("height", fmt.height as i32)
-            .field(
-                "framerate",
-                gst::Fraction::new(fmt.fps_num as i32, fmt.fps_den as i32),
-            )
-            .field("colorimetry", colorimetry)
-            .field("pixel-aspect-ratio", gst::Fraction::new(1, 1))
-            .build();
-        let acaps = gst::Caps::builder("audio/x-raw")
-            .field("format", "F32LE")
-            .field("layout", "interleaved")
-            .field("rate", fmt.sample_rate as i32)
-            .field("channels", i32::from(fmt.channels))
-            .build();
         let frame_bytes = I420Frame::byte_len(fmt.width, fmt.height) as u64;
         let max_video_bytes = frame_bytes * 8;
         let max_audio_bytes = u64::from(fmt.sample_rate) * u64::from(fmt.channels) * 4; // 1 s
-        let mk_src = |name: &str, caps: &gst::Caps, max: u64| {
-            gst_app::AppSrc::builder()
-                .name(name)
-                .caps(caps)
-                .format(gst::Format::Time)
-                .is_live(live)
-                .block(!live)
-                .max_bytes(max)
-                .build()
-        };
-        let vsrc = mk_src("vsrc", &vcaps, max_video_bytes);
-        let asrc = mk_src("asrc", &acaps, max_audio_bytes);
+        let (vsrc, asrc) = raw_sources(&fmt, live, max_video_bytes, max_audio_bytes);
         if settings.codec != VideoCodec::H264 {
             return Err(OutputError::Setup(
                 "the file encoder writes H.264 only (VP8 is for WHIP egress)".into(),
@@ -344,13 +312,7 @@ impl GstEncoder {
             .set_state(gst::State::Playing)
             .map_err(|e| OutputError::Setup(format!("pipeline would not start: {e}")))?;
         info!(encoder = %encoder_name, width = fmt.width, height = fmt.height, fps = fmt.fps_num / fmt.fps_den.max(1), ?files, "encoder started");
-        let video_pool = gst::BufferPool::new();
-        let mut pool_config = video_pool.config();
-        pool_config.set_params(Some(&vcaps), frame_bytes as u32, 2, 0);
-        video_pool
-            .set_config(pool_config)
-            .and_then(|()| video_pool.set_active(true))
-            .map_err(|e| OutputError::Setup(format!("video buffer pool: {e}")))?;
+        let video_pool = frame_pool(&vsrc, frame_bytes as u32)?;
         let enc = GstEncoder {
             pipeline,
             video_pool,

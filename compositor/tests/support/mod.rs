@@ -184,6 +184,16 @@ impl Nginx {
         v.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
         v
     }
+
+    /// Asserts nginx recorded exactly one stream, H.264 `w`×`h` + AAC; returns how many
+    /// video frames of it decode.
+    pub fn single_recording_frames(&self, w: u32, h: u32) -> u64 {
+        let recs = self.recordings();
+        assert_eq!(recs.len(), 1, "{recs:?}");
+        let rec = recs[0].to_str().unwrap();
+        assert_h264_aac(rec, w, h);
+        decoded_frames(rec)
+    }
 }
 
 /// ffprobe `entries` of `path` (or URL) in `default=nw=1` form.

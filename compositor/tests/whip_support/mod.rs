@@ -15,7 +15,7 @@ use compositor::ingest::{
     IngestDirectory, IngestLookupError, IngestSlot, IngestStats, WhipConfig, WhipServer,
 };
 use compositor::output::{OutputError, OutputSink, SinkStats};
-use compositor::session::{Session, SessionConfig, SessionEvent, SessionHandle};
+use compositor::session::{InputSender, Session, SessionConfig, SessionEvent, SessionHandle};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use layouts::{Layout, Scene, Size};
@@ -93,6 +93,39 @@ pub struct Harness {
     pub directory: Arc<TestDirectory>,
 }
 
+impl TestDirectory {
+    /// Registers `sender` as input `input` of session `session`, with the test [`TOKEN`].
+    pub fn add(&self, session: &str, input: &str, sender: InputSender, handle: SessionHandle) {
+        self.slots.lock().unwrap().insert(
+            (session.into(), input.into()),
+            IngestSlot {
+                token: TOKEN.into(),
+                sender,
+                session: handle,
+            },
+        );
+    }
+}
+
+/// Starts a WHIP server for `dir` on `rt` and serves its routes on an ephemeral loopback
+/// HTTP port; returns the server and its base URL (`http://127.0.0.1:PORT`).
+pub fn serve_whip(
+    rt: &tokio::runtime::Runtime,
+    cfg: WhipConfig,
+    dir: Arc<dyn IngestDirectory>,
+) -> (Arc<WhipServer>, String) {
+    rt.block_on(async move {
+        let server = Arc::new(WhipServer::start(cfg, dir).await.unwrap());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = server.router();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        (server, format!("http://{addr}"))
+    })
+}
+
 pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -146,30 +179,13 @@ impl Harness {
         let handle = session.handle();
         let sender = session.take_inputs().pop().unwrap();
         let directory = Arc::new(TestDirectory::default());
-        directory.slots.lock().unwrap().insert(
-            ("s1".into(), "host".into()),
-            IngestSlot {
-                token: TOKEN.into(),
-                sender,
-                session: handle.clone(),
-            },
-        );
+        directory.add("s1", "host", sender, handle.clone());
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let dir: Arc<dyn IngestDirectory> = directory.clone();
-        let (server, base) = rt.block_on(async move {
-            let server = Arc::new(WhipServer::start(cfg, dir).await.unwrap());
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let app = server.router();
-            tokio::spawn(async move {
-                let _ = axum::serve(listener, app).await;
-            });
-            (server, format!("http://{addr}"))
-        });
+        let (server, base) = serve_whip(&rt, cfg, directory.clone());
         Harness {
             rt,
             server,
