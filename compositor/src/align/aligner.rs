@@ -193,7 +193,8 @@ impl Aligner {
             .map(|h| h.delay(cfg) + h.excess())
             .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
         let target = match need {
-            Some(n) => (n + secs(cfg.margin)).clamp(secs(cfg.min_budget), secs(cfg.max_budget)),
+            Some(n) => (n + secs(cfg.margin) + secs(cfg.audio_queue))
+                .clamp(secs(cfg.min_budget), secs(cfg.max_budget)),
             None => self.budget,
         };
         let dt = self.budget_at.map_or(0.0, |b| t - b);

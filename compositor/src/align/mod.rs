@@ -20,7 +20,8 @@
 //!   as the clock offset (zero network delay assumed).
 //! - *Playout* = capture time on the session clock + the session's **latency budget**, one
 //!   for all inputs: it adapts to the worst `network delay + jitter excess` among required
-//!   hosts plus a margin, clamped to `min_budget..=max_budget`.
+//!   hosts plus a margin plus `audio_queue` (audio enters the mixer's queue that long before
+//!   its playout time), clamped to `min_budget..=max_budget`.
 //! - **Nothing jumps**: every change of a mapping (new report, first report, new SSRC, new
 //!   floor estimate, budget change) is absorbed into a correction that slews back to zero at
 //!   most `slew_rate` seconds per second of arrival time (default 1 %).
@@ -69,6 +70,10 @@ pub struct AlignConfig {
     pub epoch_unix: Option<Duration>,
     /// Largest minimum transit for which a sender clock is trusted as synchronised.
     pub max_trusted_transit: Duration,
+    /// How long before its playout time a unit must be in hand beyond the margin: audio goes
+    /// into the mixer's queue that long ahead (the session sets the mixer's queue depth,
+    /// 40 ms). Added to the budget target, so the budget covers the worst audio path too.
+    pub audio_queue: Duration,
 }
 
 impl Default for AlignConfig {
@@ -81,6 +86,7 @@ impl Default for AlignConfig {
             slew_rate: 0.01,
             epoch_unix: None,
             max_trusted_transit: Duration::from_secs(1),
+            audio_queue: Duration::ZERO,
         }
     }
 }
@@ -99,8 +105,10 @@ impl AlignConfig {
                 self.slew_rate
             )));
         }
-        if self.margin > Duration::from_secs(1) {
-            return Err(AlignError::Config("margin must be <= 1 s".into()));
+        if self.margin > Duration::from_secs(1) || self.audio_queue > Duration::from_secs(1) {
+            return Err(AlignError::Config(
+                "margin and audio_queue must be <= 1 s".into(),
+            ));
         }
         Ok(())
     }

@@ -121,45 +121,33 @@ pub struct LatencyReport {
 pub type Delivered<'a> = (&'a str, Duration, Duration);
 
 /// The report from delivered frames and encoded output frames (`(output pts, encoder output
-/// time)`), all on the session clock; the output runs at `fps_num / fps_den` frames per
-/// second, tick `k` at `k * fps_den / fps_num` s (as the session's clock).
+/// time)`), all on the session clock. An output frame's pts is the session time of its tick
+/// (the exact frame grid plus the session's phase offset, [`crate::session::phase`]), so
+/// the ticks are read from the encoded pts.
 pub fn added_latency(
     delivered: &[Delivered<'_>],
     encoded: &[(Duration, Duration)],
-    fps_num: u32,
-    fps_den: u32,
 ) -> LatencyReport {
-    let (num, den) = (u128::from(fps_num.max(1)), u128::from(fps_den.max(1)));
-    let unit = den * 1_000_000_000;
-    // First tick at or after `t`; the tick nearest an output pts; a tick's time.
-    let tick_of = |t: Duration| (t.as_nanos() * num).div_ceil(unit);
-    let tick_near = |t: Duration| (t.as_nanos() * num + unit / 2) / unit;
-    let tick_time = |k: u128| Duration::from_nanos((k * unit / num) as u64);
-    let enc: BTreeMap<u128, Duration> = encoded
-        .iter()
-        .map(|(pts, at)| (tick_near(*pts), *at))
-        .collect();
-    // Per input and tick, the newest frame due by then is the one shown.
-    let mut shown: HashMap<(&str, u128), (Duration, Duration)> = HashMap::new();
+    let enc: BTreeMap<Duration, Duration> = encoded.iter().copied().collect();
+    // Per input and tick, the newest frame due by then is the one shown; a tick missing from
+    // the encoded ones (skipped in real time, behind) moves it to the next encoded one.
+    let mut shown: HashMap<(&str, Duration), (Duration, Duration, Duration)> = HashMap::new();
     for &(input, pts, arrival) in delivered {
-        let k = tick_of(pts.max(arrival));
-        let e = shown.entry((input, k)).or_insert((pts, arrival));
+        let Some((&tick, &out)) = enc.range(pts.max(arrival)..).next() else {
+            continue;
+        };
+        let e = shown.entry((input, tick)).or_insert((pts, arrival, out));
         if pts > e.0 {
-            *e = (pts, arrival);
+            *e = (pts, arrival, out);
         }
     }
     let (mut total, mut budget, mut grid, mut re) = (vec![], vec![], vec![], vec![]);
     let ms = |a: Duration, b: Duration| (a.as_secs_f64() - b.as_secs_f64()) * 1e3;
-    for ((_, k), (pts, arrival)) in shown {
-        // A skipped tick (real time, behind): the next encoded one shows it.
-        let Some((&k, out)) = enc.range(k..).next() else {
-            continue;
-        };
-        let tick = tick_time(k);
-        total.push(ms(*out, arrival));
+    for ((_, tick), (pts, arrival, out)) in shown {
+        total.push(ms(out, arrival));
         budget.push(ms(pts, arrival));
         grid.push(ms(tick, pts.max(arrival)));
-        re.push(ms(*out, tick));
+        re.push(ms(out, tick));
     }
     LatencyReport {
         frames: total.len(),
@@ -192,7 +180,7 @@ mod tests {
             (frame * 2, frame * 2 + ms(20)),
             (frame * 3, frame * 3 + ms(30)),
         ];
-        let r = added_latency(&delivered, &encoded, 30, 1);
+        let r = added_latency(&delivered, &encoded);
         assert_eq!(r.frames, 2);
         // Frame 2: 66.7 + 20 - 20 = 66.7 ms; frame 3: 100 + 30 - 60 = 70 ms.
         assert!((r.total.max - 70.0).abs() < 1e-3, "{r:?}");
@@ -205,7 +193,7 @@ mod tests {
     #[test]
     fn a_frame_arriving_after_its_pts_is_shown_at_the_tick_after_arrival() {
         let frame = Duration::from_nanos(1_000_000_000 / 30);
-        let r = added_latency(&[("a", ms(10), ms(40))], &[(frame * 2, frame * 2)], 30, 1);
+        let r = added_latency(&[("a", ms(10), ms(40))], &[(frame * 2, frame * 2)]);
         assert_eq!(r.frames, 1);
         assert!((r.total.p50 - (66.666_666 - 40.0)).abs() < 1e-3, "{r:?}");
         assert!((r.budget.p50 + 30.0).abs() < 1e-6, "{r:?}");
@@ -215,18 +203,28 @@ mod tests {
     fn a_skipped_tick_moves_the_frame_to_the_next_encoded_one() {
         let frame = Duration::from_nanos(1_000_000_000 / 30);
         // Due at tick 1, tick 1 skipped, tick 2 encoded 10 ms after its time.
-        let r = added_latency(
-            &[("a", ms(20), ms(5))],
-            &[(frame * 2, frame * 2 + ms(10))],
-            30,
-            1,
-        );
+        let r = added_latency(&[("a", ms(20), ms(5))], &[(frame * 2, frame * 2 + ms(10))]);
         assert_eq!(r.frames, 1);
         assert!(
             (r.total.p50 - (66.666_666 + 10.0 - 5.0)).abs() < 1e-3,
             "{r:?}"
         );
         assert!((r.grid.p50 - (66.666_666 - 20.0)).abs() < 1e-3, "{r:?}");
+    }
+
+    #[test]
+    fn ticks_off_the_exact_grid_are_read_from_the_encoded_pts() {
+        // Ticks 5 ms after the grid (phase-locked session): a frame due at 36 ms is shown at
+        // the tick of 38.3 ms, not at 66.7 ms.
+        let frame = Duration::from_nanos(1_000_000_000 / 30);
+        let encoded = [
+            (frame + ms(5), frame + ms(12)),
+            (frame * 2 + ms(5), frame * 2 + ms(12)),
+        ];
+        let r = added_latency(&[("a", ms(36), ms(20))], &encoded);
+        assert_eq!(r.frames, 1);
+        assert!((r.grid.p50 - (38.333_333 - 36.0)).abs() < 1e-3, "{r:?}");
+        assert!((r.total.p50 - (45.333_333 - 20.0)).abs() < 1e-3, "{r:?}");
     }
 
     #[test]

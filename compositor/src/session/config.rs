@@ -94,6 +94,10 @@ pub struct SessionConfig {
     /// Which compositor draws the frames ([`crate::compose`]; `Auto`: the GPU renderer on a
     /// hardware adapter, the CPU compositor on a software one).
     pub compose: crate::compose::ComposeChoice,
+    /// Real time: move the output ticks (by at most a frame, slewed) so hosts running at
+    /// the output rate do not wait up to a frame for the grid ([`super::phase`]). Offline
+    /// sessions always keep the exact grid.
+    pub phase_lock: bool,
 }
 
 impl SessionConfig {
@@ -113,6 +117,7 @@ impl SessionConfig {
             align: crate::align::AlignConfig::default(),
             audio_lead: Duration::ZERO,
             compose: crate::compose::ComposeChoice::Auto,
+            phase_lock: true,
         }
     }
 

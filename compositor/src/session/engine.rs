@@ -15,6 +15,7 @@ use super::command::{Command, CommandError, CommandReply};
 use super::config::{ClockMode, SessionConfig};
 use super::events::SessionEvent;
 use super::input::{InputCounters, InputMessage, InputSender};
+use super::phase::{GridPhase, PhaseWindow};
 use super::{Envelope, SessionError, SessionReport, SharedStats};
 use crate::align::AudioPlacer;
 use crate::compose::FrameRenderer;
@@ -48,6 +49,8 @@ struct Slot {
     wait_outliers: u32,
     /// Registered image shown instead of the solid placeholder while there is no frame.
     placeholder: Option<String>,
+    /// Recent frames' waits on the exact grid (for the output phase lock).
+    phase: PhaseWindow,
 }
 
 struct SlotView<'a> {
@@ -96,6 +99,10 @@ pub(super) struct Engine {
     mix_errors: u64,
     /// Half an output frame, s.
     half_frame: f64,
+    /// Offset of the output ticks from the exact grid (real time with `phase_lock` only).
+    grid_phase: GridPhase,
+    /// Coherent slots' grid waits this tick (reused).
+    phases: Vec<f64>,
 }
 
 impl Engine {
@@ -137,6 +144,8 @@ impl Engine {
             },
             mix_errors: 0,
             half_frame: 0.5 / cfg.fps.as_f64().max(1.0),
+            grid_phase: GridPhase::new(1.0 / cfg.fps.as_f64().max(1.0), cfg.align.slew_rate),
+            phases: Vec::new(),
             cfg,
         };
         let mut senders = Vec::new();
@@ -198,6 +207,7 @@ impl Engine {
                 video_wait: None,
                 wait_outliers: 0,
                 placeholder: None,
+                phase: PhaseWindow::default(),
             },
         );
         self.slot_ids.push(id.to_string());
@@ -608,8 +618,9 @@ impl Engine {
         self.slot_ids = ids;
     }
 
-    /// Moves each slot to its newest frame with pts <= `now`.
-    fn pick_frames(&mut self, now: Duration) {
+    /// Moves each slot to its newest frame with pts <= `now` (tick `now` = `grid` + the
+    /// phase offset).
+    fn pick_frames(&mut self, now: Duration, grid: Duration) {
         for slot in self.slots.values_mut() {
             let mut newest = None;
             while slot.queue.front().is_some_and(|f| f.pts <= now) {
@@ -620,6 +631,7 @@ impl Engine {
             }
             if let Some(f) = newest {
                 let wait = now.saturating_sub(f.pts).as_secs_f64();
+                slot.phase.push(grid.as_secs_f64() - f.pts.as_secs_f64());
                 // Smoothed (hosts at another frame rate wait a little more or less each
                 // frame), but restarted when the wait moved by over half a frame for a few
                 // frames in a row (the frame grid phase wrapped: budget or clock changes).
@@ -647,8 +659,35 @@ impl Engine {
         }
     }
 
+    /// Moves the output ticks' phase one step toward the coherent hosts' frames (see
+    /// [`super::phase`]): slots that showed a new frame within the last 200 ms and run at
+    /// the output rate.
+    fn lock_phase(&mut self, now: Duration) {
+        let frame = 2.0 * self.half_frame;
+        self.phases.clear();
+        for slot in self.slots.values_mut() {
+            let fresh = !slot.ended
+                && slot.current.is_some()
+                && now.saturating_sub(slot.shown_since) <= Duration::from_millis(200);
+            if !fresh {
+                slot.phase.clear();
+                continue;
+            }
+            if let Some(p) = slot.phase.coherent_min(frame) {
+                self.phases.push(p);
+            }
+        }
+        let offset = self.grid_phase.update(&self.phases);
+        self.stats
+            .grid_offset_us
+            .store((offset * 1e6) as i64, Ordering::Relaxed);
+    }
+
     fn video_tick(&mut self, k: u64, now: Duration) -> Result<(), SessionError> {
-        self.pick_frames(now);
+        self.pick_frames(now, self.cfg.fps.frame_time(k));
+        if self.cfg.phase_lock && self.cfg.clock == ClockMode::RealTime {
+            self.lock_phase(now);
+        }
         self.layout.plan_at_into(now, &mut self.plan);
         let plan = &self.plan;
         let view = SlotView {
@@ -673,7 +712,7 @@ impl Engine {
         let ns = t.elapsed().as_nanos() as u64;
         self.stats.render_ns_total.fetch_add(ns, Ordering::Relaxed);
         self.stats.render_ns_max.fetch_max(ns, Ordering::Relaxed);
-        let dur = self.cfg.fps.frame_time(k + 1) - self.cfg.fps.frame_time(k);
+        let dur = self.tick_time(k + 1).saturating_sub(now);
         self.sink
             .push_video(&self.out_frame, now, dur)
             .map_err(|e| SessionError::Output(e.to_string()))?;
@@ -682,6 +721,18 @@ impl Engine {
             .media_ns
             .store(now.as_nanos() as u64, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Session time of video tick `k`: the exact grid plus the phase offset (never before
+    /// the grid's previous tick: the offset is within a frame and moves 1 % per frame).
+    fn tick_time(&self, k: u64) -> Duration {
+        let grid = self.cfg.fps.frame_time(k);
+        let off = self.grid_phase.offset();
+        if off >= 0.0 {
+            grid + Duration::from_secs_f64(off)
+        } else {
+            grid.saturating_sub(Duration::from_secs_f64(-off))
+        }
     }
 
     /// How far ahead of their playout time samples enter the mixer: its own output delay
@@ -723,7 +774,7 @@ impl Engine {
         let mut result = Ok(());
         info!(canvas = ?self.cfg.canvas, fps = fps.as_f64(), clock = ?self.cfg.clock, "session started");
         loop {
-            let tv = fps.frame_time(k);
+            let tv = self.tick_time(k);
             let ta = MIX_TICK * m as u32;
             let video_left = end.is_none_or(|e| tv < e);
             let audio_left = end.is_none_or(|e| ta < e);
@@ -763,7 +814,7 @@ impl Engine {
                 }
                 // Real time and more than a frame behind: skip this tick, keep the clock.
                 if self.cfg.clock == ClockMode::RealTime
-                    && Instant::now() > wall_start + fps.frame_time(k + 1)
+                    && Instant::now() > wall_start + self.tick_time(k + 1)
                 {
                     self.stats.late_ticks.fetch_add(1, Ordering::Relaxed);
                     k += 1;

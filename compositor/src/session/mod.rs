@@ -20,7 +20,9 @@
 //!
 //! ## Time
 //! - Session time is a `Duration` from the first output tick (0). Video tick `k` is at
-//!   `k * den / num` seconds exactly (no accumulated rounding); mix tick `m` covers
+//!   `k * den / num` seconds exactly (no accumulated rounding) plus, in real time, the
+//!   [`phase`] offset (within one frame, slewed 1 % per frame: the ticks move to fall just
+//!   after the frames of hosts running at the output rate); its output pts is that time. Mix tick `m` covers
 //!   `[m * 10 ms, (m + 1) * 10 ms)`. Ticks are processed in time order (video first on ties).
 //! - Input frames carry a `pts` on the session clock; at each video tick a slot shows its
 //!   newest frame with `pts <= tick`; older unshown ones are counted as skipped, frames older
@@ -49,6 +51,7 @@ mod config;
 mod engine;
 mod events;
 mod input;
+pub mod phase;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -126,6 +129,8 @@ pub struct SharedStats {
     pub render_ns_max: AtomicU64,
     /// Session time of the last frame, ns.
     pub media_ns: AtomicU64,
+    /// Offset of the output ticks from the exact frame grid, µs ([`phase`]).
+    pub grid_offset_us: std::sync::atomic::AtomicI64,
     /// True once the session thread has finished.
     pub ended: AtomicBool,
     /// Per-input counters.
@@ -166,6 +171,9 @@ pub struct StatsSnapshot {
     pub render_ms_max: f64,
     /// Session time reached.
     pub media_time: Duration,
+    /// Offset of the output ticks from the exact frame grid, ms ([`phase`]; 0 offline or
+    /// with no host at the output rate).
+    pub grid_offset_ms: f64,
     /// Finished?
     pub ended: bool,
     /// Per input.
@@ -334,6 +342,7 @@ impl SessionHandle {
                 / frames.max(1) as f64,
             render_ms_max: s.render_ns_max.load(Ordering::Relaxed) as f64 / 1e6,
             media_time: Duration::from_nanos(s.media_ns.load(Ordering::Relaxed)),
+            grid_offset_ms: s.grid_offset_us.load(Ordering::Relaxed) as f64 / 1e3,
             ended: s.ended.load(Ordering::Relaxed),
             inputs,
             audio: s.audio.lock().unwrap_or_else(|e| e.into_inner()).clone(),
@@ -380,6 +389,18 @@ impl Session {
         events: Arc<EventLog>,
     ) -> Result<Session, SessionError> {
         config.validate().map_err(SessionError::Config)?;
+        let mut config = config;
+        // Audio enters the mixer its queue depth ahead of its playout time (the placer fills
+        // each timed input's queue up to `now + target depth`): the budget must cover that
+        // on top of the worst audio path, or every audio block is late (silence, lip sync
+        // off by the shortfall).
+        config.align.audio_queue = config.align.audio_queue.max(Duration::from_secs_f64(
+            f64::from(
+                mixer::MixerTuning::default()
+                    .target_depth_ms
+                    .clamp(0.0, 1000.0),
+            ) / 1000.0,
+        ));
         let renderer =
             FrameRenderer::new(config.compose, gpu, config.canvas).map_err(SessionError::Render)?;
         let (tx, rx) = crossbeam_channel::bounded(256);

@@ -143,10 +143,110 @@ impl Drop for DelayRelay {
     }
 }
 
+/// Where a [`StampPublisher`]'s media comes from.
+pub enum VideoFeed {
+    /// Encoded live (VP8 and Opus in the publisher's pipeline), a keyframe at most every
+    /// `keyframes` frames.
+    Live { keyframes: u32 },
+    /// Video encoded ahead ([`preencode`]) and sent on the capture schedule: a sender whose
+    /// video encoder takes none of this machine's time while it runs (a separate machine, a
+    /// hardware encoder), so the only send-time jitter left is the pacing thread's.
+    Preencoded(Arc<Preencoded>),
+}
+
+/// Video encoded ahead: buffers with the encoder's flags (delta units) and output caps.
+pub struct Preencoded {
+    pub video: Vec<gst::Buffer>,
+    pub video_caps: gst::Caps,
+}
+
+/// The first `seconds` of `host`'s pictures (from capture time 0) encoded as the live feed
+/// encodes them: VP8 1.5 Mbit/s `cpu-used=8` with one keyframe, the first (a loop restarts
+/// on it). Audio stays live: Opus on 10 ms blocks costs ~0.1 ms each.
+pub fn preencode(host: &StampedHost, seconds: u32) -> Result<Preencoded, String> {
+    gst::init().map_err(|e| e.to_string())?;
+    let (w, h) = (host.width, host.height);
+    let frames = seconds * 30;
+    let vhost = host.clone();
+    let (video, video_caps) = encode_ahead(
+        &format!(
+            "appsrc name=src format=time caps=video/x-raw,format=I420,width={w},height={h},framerate=30/1 ! \
+             vp8enc deadline=1 keyframe-max-dist=100000 error-resilient=partitions \
+               target-bitrate=1500000 cpu-used=8 ! appsink name=sink sync=false"
+        ),
+        frames as usize,
+        move |k| {
+            // Exact capture times (as the live feed): stamps on whole seconds stay whole.
+            let t = Duration::from_nanos(u64::from(k) * 1_000_000_000 / 30);
+            let f = vhost.frame(t).ok()?;
+            Some((t, FRAME, f.image.data().to_vec()))
+        },
+    )?;
+    if video.len() != frames as usize {
+        return Err(format!(
+            "pre-encoding gave {} of {frames} frames",
+            video.len()
+        ));
+    }
+    Ok(Preencoded { video, video_caps })
+}
+
+/// Runs `desc` (an `appsrc name=src` … `appsink name=sink`) as fast as it goes over `n`
+/// buffers from `input(k)` (pts, duration, bytes); returns the output buffers and caps.
+fn encode_ahead(
+    desc: &str,
+    n: usize,
+    input: impl Fn(u32) -> Option<(Duration, Duration, Vec<u8>)> + Send + 'static,
+) -> Result<(Vec<gst::Buffer>, gst::Caps), String> {
+    let pipeline = gst::parse::launch(desc)
+        .map_err(|e| e.to_string())?
+        .downcast::<gst::Pipeline>()
+        .map_err(|_| "not a pipeline".to_string())?;
+    let src = appsrc(&pipeline, "src")?;
+    src.set_block(true);
+    let sink = pipeline
+        .by_name("sink")
+        .and_then(|e| e.downcast::<gst_app::AppSink>().ok())
+        .ok_or("no sink")?;
+    pipeline
+        .set_state(gst::State::Playing)
+        .map_err(|e| e.to_string())?;
+    let pusher = std::thread::spawn(move || {
+        for k in 0..n as u32 {
+            let Some((pts, dur, bytes)) = input(k) else {
+                break;
+            };
+            let mut buf = gst::Buffer::from_slice(bytes);
+            if let Some(b) = buf.get_mut() {
+                b.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
+                b.set_duration(gst::ClockTime::from_nseconds(dur.as_nanos() as u64));
+            }
+            if src.push_buffer(buf).is_err() {
+                break;
+            }
+        }
+        let _ = src.end_of_stream();
+    });
+    let (mut out, mut caps) = (Vec::new(), None);
+    while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(10)) {
+        if caps.is_none() {
+            caps = sample.caps().map(|c| c.to_owned());
+        }
+        if let Some(b) = sample.buffer_owned() {
+            out.push(b);
+        }
+    }
+    let _ = pusher.join();
+    let _ = pipeline.set_state(gst::State::Null);
+    Ok((out, caps.ok_or("the encoder gave no caps")?))
+}
+
 /// A WHIP publisher (GStreamer `webrtcbin`, VP8 + Opus) sending a [`StampedHost`].
 pub struct StampPublisher {
     pipeline: gst::Pipeline,
     stop: Arc<AtomicBool>,
+    /// Media passes the valves (the peer connection is up).
+    flowing: Arc<AtomicBool>,
     pusher: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -172,19 +272,45 @@ impl StampPublisher {
         t0: Instant,
         kf: u32,
     ) -> Result<Self, String> {
+        Self::start_with(rt, url, token, host, t0, VideoFeed::Live { keyframes: kf })
+    }
+
+    /// Like [`StampPublisher::start`] with the video from `feed`.
+    pub fn start_with(
+        rt: &tokio::runtime::Runtime,
+        url: &str,
+        token: &str,
+        host: StampedHost,
+        t0: Instant,
+        feed: VideoFeed,
+    ) -> Result<Self, String> {
         gst::init().map_err(|e| e.to_string())?;
         let (w, h) = (host.width, host.height);
+        let video = match &feed {
+            VideoFeed::Live { keyframes: kf } => format!(
+                "appsrc name=vsrc format=time is-live=true do-timestamp=false \
+                   caps=video/x-raw,format=I420,width={w},height={h},framerate=30/1 ! \
+                 queue ! vp8enc deadline=1 keyframe-max-dist={kf} error-resilient=partitions \
+                   target-bitrate=1500000 cpu-used=8"
+            ),
+            // Caps set on the appsrc below (Opus caps carry stream headers).
+            VideoFeed::Preencoded(_) => {
+                "appsrc name=vsrc format=time is-live=true do-timestamp=false".to_string()
+            }
+        };
+        let audio = "appsrc name=asrc format=time is-live=true do-timestamp=false \
+               caps=audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=2 ! \
+             queue ! audioconvert ! audioresample ! opusenc frame-size=10";
+        let encoded = match feed {
+            VideoFeed::Preencoded(v) => Some(v),
+            VideoFeed::Live { .. } => None,
+        };
         let desc = format!(
             "webrtcbin name=wb bundle-policy=max-bundle \
-             appsrc name=vsrc format=time is-live=true do-timestamp=false \
-               caps=video/x-raw,format=I420,width={w},height={h},framerate=30/1 ! \
-             queue ! vp8enc deadline=1 keyframe-max-dist={kf} error-resilient=partitions \
-               target-bitrate=1500000 cpu-used=8 ! rtpvp8pay mtu=1200 ! \
+             {video} ! rtpvp8pay mtu=1200 ! \
              valve name=vvalve drop=true drop-mode=forward-sticky-events ! \
              application/x-rtp,media=video,encoding-name=VP8,payload=96,clock-rate=90000 ! wb. \
-             appsrc name=asrc format=time is-live=true do-timestamp=false \
-               caps=audio/x-raw,format=F32LE,layout=interleaved,rate=48000,channels=2 ! \
-             queue ! audioconvert ! audioresample ! opusenc frame-size=10 ! rtpopuspay ! \
+             {audio} ! rtpopuspay ! \
              valve name=avalve drop=true drop-mode=forward-sticky-events ! \
              application/x-rtp,media=audio,encoding-name=OPUS,payload=111,clock-rate=48000 ! wb."
         );
@@ -223,6 +349,9 @@ impl StampPublisher {
         // appsrc sends its caps with the first buffer: media flows before negotiation.
         let vsrc = appsrc(&pipeline, "vsrc")?;
         let asrc = appsrc(&pipeline, "asrc")?;
+        if let Some(p) = &encoded {
+            vsrc.set_caps(Some(&p.video_caps));
+        }
         let clock = pipeline.clock().ok_or("no clock")?;
         let base = pipeline.base_time().ok_or("no base time")?;
         // Running time (ns) of t0.
@@ -234,10 +363,19 @@ impl StampPublisher {
             + t0.saturating_duration_since(now_i).as_nanos() as i128;
         let stop = Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
-        let pusher = std::thread::spawn(move || push_loop(host, t0, run_t0, vsrc, asrc, stop2));
+        let flowing = Arc::new(AtomicBool::new(false));
+        let flowing2 = flowing.clone();
+        let pusher = std::thread::spawn(move || {
+            let flags = Flags {
+                stop: stop2,
+                flowing: flowing2,
+            };
+            push_loop(host, encoded, t0, run_t0, vsrc, asrc, flags)
+        });
         let publisher = Self {
             pipeline,
             stop,
+            flowing,
             pusher: Some(pusher),
         };
         rx.recv_timeout(Duration::from_secs(10))
@@ -340,6 +478,7 @@ impl StampPublisher {
                 v.set_property("drop", false);
             }
         }
+        publisher.flowing.store(true, Ordering::Release);
         Ok(publisher)
     }
 }
@@ -356,14 +495,22 @@ fn appsrc(p: &gst::Pipeline, name: &str) -> Result<gst_app::AppSrc, String> {
 const AUDIO_BLOCK: Duration = Duration::from_millis(10);
 const FRAME: Duration = Duration::from_nanos(1_000_000_000 / 30);
 
+/// The pusher's signals: stop, and media passes the valves.
+struct Flags {
+    stop: Arc<AtomicBool>,
+    flowing: Arc<AtomicBool>,
+}
+
 fn push_loop(
     host: StampedHost,
+    encoded: Option<Arc<Preencoded>>,
     t0: Instant,
     run_t0: i128,
     vsrc: gst_app::AppSrc,
     asrc: gst_app::AppSrc,
-    stop: Arc<AtomicBool>,
+    flags: Flags,
 ) {
+    let Flags { stop, flowing } = flags;
     let (mut kv, mut ka) = (0u32, 0u32);
     // Start at the first capture time the pipeline can express (running time >= 0).
     let first = Duration::from_nanos((-run_t0).max(0) as u64);
@@ -375,9 +522,18 @@ fn push_loop(
         ka += 1;
     }
     let frames_per_block = (48_000 * AUDIO_BLOCK.as_millis() / 1000) as usize;
+    // Video encoded ahead: until media flows, the first (key)frame again and again (dropped
+    // by the valve, it carries the caps); then the sequence from it, starting at the next
+    // 100 ms multiple S. Frame `i` then holds the picture of capture time `i / 30`, sent at
+    // S + i / 30: its stamp is `S` early, so the audio (live) is generated `S` early too.
+    let mut from: Option<(u32, Duration)> = None;
     while !stop.load(Ordering::Relaxed) {
         let (tv, ta) = (frame_at(kv), AUDIO_BLOCK * ka);
         let next = tv.min(ta);
+        if from.is_none() && encoded.is_some() && flowing.load(Ordering::Acquire) {
+            let s_ms = (next.as_millis() / 100 + 1) * 100;
+            from = Some(((s_ms * 3 / 100) as u32, Duration::from_millis(s_ms as u64)));
+        }
         let due = t0 + next;
         let now = Instant::now();
         if due > now {
@@ -385,10 +541,25 @@ fn push_loop(
         }
         let pts = gst::ClockTime::from_nseconds((run_t0 + next.as_nanos() as i128) as u64);
         if tv <= ta {
-            let Ok(f) = host.frame(tv) else { return };
-            let mut buf = gst::Buffer::from_slice(f.image.data().to_vec());
+            let mut buf = match &encoded {
+                Some(p) if !p.video.is_empty() => {
+                    let i = from
+                        .filter(|f| kv >= f.0)
+                        .map_or(0, |f| (kv - f.0) as usize);
+                    p.video[i % p.video.len()].copy()
+                }
+                _ => {
+                    let Ok(f) = host.frame(tv) else { return };
+                    gst::Buffer::from_slice(f.image.data().to_vec())
+                }
+            };
             if let Some(b) = buf.get_mut() {
                 b.set_pts(pts);
+                // Encoded ahead: the encoder's offsets (frame/sample counts) would repeat
+                // with the loop, and payloaders take RTP time from them when set.
+                b.set_offset(u64::MAX);
+                b.set_dts(gst::ClockTime::NONE);
+                b.set_offset_end(u64::MAX);
                 b.set_duration(gst::ClockTime::from_nseconds(FRAME.as_nanos() as u64));
             }
             if vsrc.push_buffer(buf).is_err() {
@@ -396,11 +567,22 @@ fn push_loop(
             }
             kv += 1;
         } else {
-            let samples = host.audio(ta, frames_per_block);
+            // Content time of the audio: capture time, less S once the video is pre-encoded.
+            let content = match from {
+                Some((_, s)) => ta.saturating_sub(s),
+                None if encoded.is_some() => Duration::ZERO,
+                None => ta,
+            };
+            let samples = host.audio(content, frames_per_block);
             let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
             let mut buf = gst::Buffer::from_slice(bytes);
             if let Some(b) = buf.get_mut() {
                 b.set_pts(pts);
+                // Encoded ahead: the encoder's offsets (frame/sample counts) would repeat
+                // with the loop, and payloaders take RTP time from them when set.
+                b.set_offset(u64::MAX);
+                b.set_dts(gst::ClockTime::NONE);
+                b.set_offset_end(u64::MAX);
                 b.set_duration(gst::ClockTime::from_nseconds(AUDIO_BLOCK.as_nanos() as u64));
             }
             if asrc.push_buffer(buf).is_err() {
