@@ -97,6 +97,11 @@ pub struct SessionConfig {
     /// Real time: move the output ticks (by at most a frame, slewed) so hosts running at
     /// the output rate do not wait up to a frame for the grid ([`super::phase`]). Offline
     /// sessions always keep the exact grid.
+    ///
+    /// Off by default: while the offset moves (1 % of a frame per frame), output frame
+    /// durations vary by up to 1 %, and ffprobe then reads an FLV's rate as 359/12 rather than
+    /// 30/1 (`encoder_realtime`); CDN ingest expects constant frame timing. On for
+    /// latency-critical outputs (the latency bench).
     pub phase_lock: bool,
 }
 
@@ -117,7 +122,7 @@ impl SessionConfig {
             align: crate::align::AlignConfig::default(),
             audio_lead: Duration::ZERO,
             compose: crate::compose::ComposeChoice::Auto,
-            phase_lock: true,
+            phase_lock: false,
         }
     }
 

@@ -20,7 +20,8 @@
 //!
 //! ## Time
 //! - Session time is a `Duration` from the first output tick (0). Video tick `k` is at
-//!   `k * den / num` seconds exactly (no accumulated rounding) plus, in real time, the
+//!   `k * den / num` seconds exactly (no accumulated rounding) plus, in real time with
+//!   `SessionConfig::phase_lock` (off by default), the
 //!   [`phase`] offset (within one frame, slewed 1 % per frame: the ticks move to fall just
 //!   after the frames of hosts running at the output rate); its output pts is that time. Mix tick `m` covers
 //!   `[m * 10 ms, (m + 1) * 10 ms)`. Ticks are processed in time order (video first on ties).
