@@ -141,7 +141,9 @@ impl FrameRenderer {
     pub fn drop_image(&mut self, id: &str) {
         match self {
             FrameRenderer::Gpu(r) => r.drop_image(id),
-            FrameRenderer::Cpu(r) => r.drop_image(id),
+            // Its layers are keyed by (id, generation) and dropped when a frame no longer
+            // uses them: a re-registered image has a new generation, nothing stale is drawn.
+            FrameRenderer::Cpu(_) => {}
         }
     }
 

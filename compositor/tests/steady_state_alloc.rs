@@ -86,14 +86,7 @@ fn no_frame_sized_allocations_after_warm_up() {
         if k == 10 {
             COUNTING.store(true, Ordering::Relaxed);
         }
-        for (i, id) in ["a", "b"].into_iter().enumerate() {
-            // Swap in a different picture with a new sequence number (a moved-in frame, no
-            // allocation here), so every frame uploads both inputs.
-            let slot = frames.get_mut(id).unwrap();
-            std::mem::swap(&mut slot.0, &mut pictures[(k + i) % 4]);
-            seq += 1;
-            slot.1 = seq;
-        }
+        next_pictures(&mut frames, &mut pictures, k, &mut seq);
         let t = renderer.render(&plan, &frames, &images, &mut out).unwrap();
         assert_eq!(t.uploaded_inputs, 2, "both inputs changed, both uploaded");
     }
@@ -114,12 +107,7 @@ fn no_frame_sized_allocations_after_warm_up() {
         if k == 10 {
             COUNTING.store(true, Ordering::Relaxed);
         }
-        for (i, id) in ["a", "b"].into_iter().enumerate() {
-            let slot = frames.get_mut(id).unwrap();
-            std::mem::swap(&mut slot.0, &mut pictures[(k + i) % 4]);
-            seq += 1;
-            slot.1 = seq;
-        }
+        next_pictures(&mut frames, &mut pictures, k, &mut seq);
         soft.render(&plan, &frames, &images, &mut out).unwrap();
     }
     COUNTING.store(false, Ordering::Relaxed);
@@ -128,4 +116,20 @@ fn no_frame_sized_allocations_after_warm_up() {
         0,
         "frame-sized allocations during steady-state CPU composing"
     );
+}
+
+/// Swaps a different picture with a new sequence number into both inputs (a moved-in frame,
+/// no allocation here), so every frame draws (and on the GPU uploads) both inputs afresh.
+fn next_pictures(
+    frames: &mut HashMap<String, (VideoFrame, u64)>,
+    pictures: &mut [VideoFrame],
+    k: usize,
+    seq: &mut u64,
+) {
+    for (i, id) in ["a", "b"].into_iter().enumerate() {
+        let slot = frames.get_mut(id).unwrap();
+        std::mem::swap(&mut slot.0, &mut pictures[(k + i) % pictures.len()]);
+        *seq += 1;
+        slot.1 = *seq;
+    }
 }

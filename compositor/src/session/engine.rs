@@ -618,9 +618,10 @@ impl Engine {
         self.slot_ids = ids;
     }
 
-    /// Moves each slot to its newest frame with pts <= `now` (tick `now` = `grid` + the
-    /// phase offset).
-    fn pick_frames(&mut self, now: Duration, grid: Duration) {
+    /// Moves each slot to its newest frame with pts <= `now`. With the phase lock on, `grid`
+    /// is the tick's time on the exact grid (`now` less the offset) and each shown frame's
+    /// wait on it is noted.
+    fn pick_frames(&mut self, now: Duration, grid: Option<Duration>) {
         for slot in self.slots.values_mut() {
             let mut newest = None;
             while slot.queue.front().is_some_and(|f| f.pts <= now) {
@@ -631,7 +632,9 @@ impl Engine {
             }
             if let Some(f) = newest {
                 let wait = now.saturating_sub(f.pts).as_secs_f64();
-                slot.phase.push(grid.as_secs_f64() - f.pts.as_secs_f64());
+                if let Some(grid) = grid {
+                    slot.phase.push(grid.as_secs_f64() - f.pts.as_secs_f64());
+                }
                 // Smoothed (hosts at another frame rate wait a little more or less each
                 // frame), but restarted when the wait moved by over half a frame for a few
                 // frames in a row (the frame grid phase wrapped: budget or clock changes).
@@ -663,7 +666,7 @@ impl Engine {
     /// [`super::phase`]): slots that showed a new frame within the last 200 ms and run at
     /// the output rate.
     fn lock_phase(&mut self, now: Duration) {
-        let frame = 2.0 * self.half_frame;
+        let frame = self.grid_phase.frame();
         self.phases.clear();
         for slot in self.slots.values_mut() {
             let fresh = !slot.ended
@@ -684,8 +687,9 @@ impl Engine {
     }
 
     fn video_tick(&mut self, k: u64, now: Duration) -> Result<(), SessionError> {
-        self.pick_frames(now, self.cfg.fps.frame_time(k));
-        if self.cfg.phase_lock && self.cfg.clock == ClockMode::RealTime {
+        let lock = self.cfg.phase_lock && self.cfg.clock == ClockMode::RealTime;
+        self.pick_frames(now, lock.then(|| self.cfg.fps.frame_time(k)));
+        if lock {
             self.lock_phase(now);
         }
         self.layout.plan_at_into(now, &mut self.plan);

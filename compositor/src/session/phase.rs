@@ -117,6 +117,11 @@ impl GridPhase {
         }
     }
 
+    /// The output frame period (s).
+    pub fn frame(&self) -> f64 {
+        self.frame
+    }
+
     /// Current offset of the ticks from the exact grid (s, within one frame either side).
     pub fn offset(&self) -> f64 {
         self.offset

@@ -130,12 +130,6 @@ impl SoftRenderer {
         self.out_matrix
     }
 
-    /// Forgets a registered image's cached layers (they are rebuilt on next use).
-    pub fn drop_image(&mut self, _id: &str) {
-        // Layers are keyed by (id, generation) and dropped when unused by a frame; a
-        // re-registered image has a new generation, so nothing stale can be drawn.
-    }
-
     /// Renders `plan` into `out` (resized to the canvas if needed).
     pub fn render(
         &mut self,

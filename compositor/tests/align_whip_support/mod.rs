@@ -167,41 +167,14 @@ pub fn preencode(host: &StampedHost, seconds: u32) -> Result<Preencoded, String>
     gst::init().map_err(|e| e.to_string())?;
     let (w, h) = (host.width, host.height);
     let frames = seconds * 30;
-    let vhost = host.clone();
-    let (video, video_caps) = encode_ahead(
-        &format!(
-            "appsrc name=src format=time caps=video/x-raw,format=I420,width={w},height={h},framerate=30/1 ! \
-             vp8enc deadline=1 keyframe-max-dist=100000 error-resilient=partitions \
-               target-bitrate=1500000 cpu-used=8 ! appsink name=sink sync=false"
-        ),
-        frames as usize,
-        move |k| {
-            // Exact capture times (as the live feed): stamps on whole seconds stay whole.
-            let t = Duration::from_nanos(u64::from(k) * 1_000_000_000 / 30);
-            let f = vhost.frame(t).ok()?;
-            Some((t, FRAME, f.image.data().to_vec()))
-        },
-    )?;
-    if video.len() != frames as usize {
-        return Err(format!(
-            "pre-encoding gave {} of {frames} frames",
-            video.len()
-        ));
-    }
-    Ok(Preencoded { video, video_caps })
-}
-
-/// Runs `desc` (an `appsrc name=src` … `appsink name=sink`) as fast as it goes over `n`
-/// buffers from `input(k)` (pts, duration, bytes); returns the output buffers and caps.
-fn encode_ahead(
-    desc: &str,
-    n: usize,
-    input: impl Fn(u32) -> Option<(Duration, Duration, Vec<u8>)> + Send + 'static,
-) -> Result<(Vec<gst::Buffer>, gst::Caps), String> {
-    let pipeline = gst::parse::launch(desc)
-        .map_err(|e| e.to_string())?
-        .downcast::<gst::Pipeline>()
-        .map_err(|_| "not a pipeline".to_string())?;
+    let pipeline = gst::parse::launch(&format!(
+        "appsrc name=src format=time caps=video/x-raw,format=I420,width={w},height={h},framerate=30/1 ! \
+         vp8enc deadline=1 keyframe-max-dist=100000 error-resilient=partitions \
+           target-bitrate=1500000 cpu-used=8 ! appsink name=sink sync=false"
+    ))
+    .map_err(|e| e.to_string())?
+    .downcast::<gst::Pipeline>()
+    .map_err(|_| "not a pipeline".to_string())?;
     let src = appsrc(&pipeline, "src")?;
     src.set_block(true);
     let sink = pipeline
@@ -211,15 +184,15 @@ fn encode_ahead(
     pipeline
         .set_state(gst::State::Playing)
         .map_err(|e| e.to_string())?;
+    let pictures = host.clone();
     let pusher = std::thread::spawn(move || {
-        for k in 0..n as u32 {
-            let Some((pts, dur, bytes)) = input(k) else {
-                break;
-            };
-            let mut buf = gst::Buffer::from_slice(bytes);
+        for k in 0..frames {
+            let t = frame_time(k);
+            let Ok(f) = pictures.frame(t) else { break };
+            let mut buf = gst::Buffer::from_slice(f.image.data().to_vec());
             if let Some(b) = buf.get_mut() {
-                b.set_pts(gst::ClockTime::from_nseconds(pts.as_nanos() as u64));
-                b.set_duration(gst::ClockTime::from_nseconds(dur.as_nanos() as u64));
+                b.set_pts(gst::ClockTime::from_nseconds(t.as_nanos() as u64));
+                b.set_duration(gst::ClockTime::from_nseconds(FRAME.as_nanos() as u64));
             }
             if src.push_buffer(buf).is_err() {
                 break;
@@ -227,18 +200,27 @@ fn encode_ahead(
         }
         let _ = src.end_of_stream();
     });
-    let (mut out, mut caps) = (Vec::new(), None);
+    let (mut video, mut caps) = (Vec::new(), None);
     while let Some(sample) = sink.try_pull_sample(gst::ClockTime::from_seconds(10)) {
         if caps.is_none() {
             caps = sample.caps().map(|c| c.to_owned());
         }
         if let Some(b) = sample.buffer_owned() {
-            out.push(b);
+            video.push(b);
         }
     }
     let _ = pusher.join();
     let _ = pipeline.set_state(gst::State::Null);
-    Ok((out, caps.ok_or("the encoder gave no caps")?))
+    if video.len() != frames as usize {
+        return Err(format!(
+            "pre-encoding gave {} of {frames} frames",
+            video.len()
+        ));
+    }
+    Ok(Preencoded {
+        video,
+        video_caps: caps.ok_or("the encoder gave no caps")?,
+    })
 }
 
 /// A WHIP publisher (GStreamer `webrtcbin`, VP8 + Opus) sending a [`StampedHost`].
@@ -495,6 +477,12 @@ fn appsrc(p: &gst::Pipeline, name: &str) -> Result<gst_app::AppSrc, String> {
 const AUDIO_BLOCK: Duration = Duration::from_millis(10);
 const FRAME: Duration = Duration::from_nanos(1_000_000_000 / 30);
 
+/// Capture time of frame `k` at 30 fps, exact to the nanosecond (stamps on whole seconds stay
+/// whole, which the analyzer needs to match beeps).
+fn frame_time(k: u32) -> Duration {
+    Duration::from_nanos(u64::from(k) * 1_000_000_000 / 30)
+}
+
 /// The pusher's signals: stop, and media passes the valves.
 struct Flags {
     stop: Arc<AtomicBool>,
@@ -514,8 +502,7 @@ fn push_loop(
     let (mut kv, mut ka) = (0u32, 0u32);
     // Start at the first capture time the pipeline can express (running time >= 0).
     let first = Duration::from_nanos((-run_t0).max(0) as u64);
-    let frame_at = |k: u32| Duration::from_nanos(u64::from(k) * 1_000_000_000 / 30);
-    while frame_at(kv) < first {
+    while frame_time(kv) < first {
         kv += 1;
     }
     while AUDIO_BLOCK * ka < first {
@@ -528,7 +515,7 @@ fn push_loop(
     // S + i / 30: its stamp is `S` early, so the audio (live) is generated `S` early too.
     let mut from: Option<(u32, Duration)> = None;
     while !stop.load(Ordering::Relaxed) {
-        let (tv, ta) = (frame_at(kv), AUDIO_BLOCK * ka);
+        let (tv, ta) = (frame_time(kv), AUDIO_BLOCK * ka);
         let next = tv.min(ta);
         if from.is_none() && encoded.is_some() && flowing.load(Ordering::Acquire) {
             let s_ms = (next.as_millis() / 100 + 1) * 100;
@@ -555,10 +542,10 @@ fn push_loop(
             };
             if let Some(b) = buf.get_mut() {
                 b.set_pts(pts);
-                // Encoded ahead: the encoder's offsets (frame/sample counts) would repeat
-                // with the loop, and payloaders take RTP time from them when set.
-                b.set_offset(u64::MAX);
+                // Encoded ahead: the encoder's DTS and offsets (frame counts) would repeat
+                // with the loop, and the payloader takes RTP time from them when set.
                 b.set_dts(gst::ClockTime::NONE);
+                b.set_offset(u64::MAX);
                 b.set_offset_end(u64::MAX);
                 b.set_duration(gst::ClockTime::from_nseconds(FRAME.as_nanos() as u64));
             }
@@ -567,22 +554,17 @@ fn push_loop(
             }
             kv += 1;
         } else {
-            // Content time of the audio: capture time, less S once the video is pre-encoded.
-            let content = match from {
-                Some((_, s)) => ta.saturating_sub(s),
-                None if encoded.is_some() => Duration::ZERO,
-                None => ta,
+            // Content time of the audio: capture time, less S once the video is pre-encoded;
+            // silence before S.
+            let samples = match (encoded.is_some(), from) {
+                (false, _) => host.audio(ta, frames_per_block),
+                (true, Some((_, s))) if ta >= s => host.audio(ta - s, frames_per_block),
+                (true, _) => vec![0.0; frames_per_block * 2],
             };
-            let samples = host.audio(content, frames_per_block);
             let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
             let mut buf = gst::Buffer::from_slice(bytes);
             if let Some(b) = buf.get_mut() {
                 b.set_pts(pts);
-                // Encoded ahead: the encoder's offsets (frame/sample counts) would repeat
-                // with the loop, and payloaders take RTP time from them when set.
-                b.set_offset(u64::MAX);
-                b.set_dts(gst::ClockTime::NONE);
-                b.set_offset_end(u64::MAX);
                 b.set_duration(gst::ClockTime::from_nseconds(AUDIO_BLOCK.as_nanos() as u64));
             }
             if asrc.push_buffer(buf).is_err() {
