@@ -5,7 +5,7 @@
 //! by default, minus the capture-to-arrival time already spent beyond the minimum), `grid`
 //! (waiting for the output tick), `render_encode` (tick → encoded buffer: compose, x264).
 //!
-//! `cargo run --release -p compositor --example latency_bench -- [seconds] [WxH] [min_budget_ms] [keyframe_interval] [pre|live] [lock|nolock]`
+//! `cargo run --release -p compositor --example latency_bench -- [seconds] [WxH] [min_budget_ms] [keyframe_interval] [pre|live] [lock|nolock] [nolead|lead]`
 //!
 //! Defaults: 20 s measured after a 32 s warm-up (longer than the aligner's 30 s jitter
 //! window: the start's transit rises no longer count; first sender report, the budget settling
@@ -20,6 +20,10 @@
 //!   server: its encode time swings with the load, and the aligner's budget grows to cover
 //!   that (a keyframe every `keyframe_interval` frames, 60 by default; browsers send them on
 //!   request only, which 100000 imitates).
+//! - `nolead`: the session's default `audio_lead` (0): the MP4's sound reads late by the AAC
+//!   priming (1024 samples) the file does not record, and the figure is printed less it too;
+//!   `lead` sets `audio_lead` to the priming so the file itself plays in sync, which makes
+//!   audio due 21.3 ms earlier: the budget, and the added latency, grow by that much.
 //! - `lock`: the session's output phase lock ([`compositor::session::phase`]) on; `nolock`
 //!   keeps the exact frame grid (the grid wait is then a random phase per run, 0–33 ms).
 //!
@@ -53,6 +57,8 @@ use whip_support::{TOKEN, TestDirectory, local_ip, serve_whip};
 /// rises of the start (DTLS handshake, pipelines starting, the first keyframe's burst) no
 /// longer hold the budget up.
 const WARMUP: Duration = Duration::from_secs(32);
+/// The AAC encoder's priming (1024 samples at 48 kHz), which the MP4 does not record.
+const PRIMING: Duration = Duration::from_micros(21_333);
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -77,6 +83,11 @@ fn main() {
         Some("nolock") => false,
         Some(other) => panic!("phase {other:?}: lock or nolock"),
     };
+    let lead = match args.get(7).map(String::as_str) {
+        None | Some("nolead") => false,
+        Some("lead") => true,
+        Some(other) => panic!("audio lead {other:?}: lead or nolead"),
+    };
     let dir = std::env::temp_dir().join(format!("latency-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut cfg = SessionConfig::new(Scene {
@@ -92,9 +103,14 @@ fn main() {
     cfg.initial_inputs = vec!["host".into()];
     cfg.duration = Some(Duration::from_secs(seconds + 4) + WARMUP);
     cfg.phase_lock = phase_lock;
-    // The MP4 writer records no edit list for the AAC encoder's priming (1024 samples): hand
-    // audio that much ahead, as `tests/align_whip.rs` does, so lip sync reads true.
-    cfg.audio_lead = Duration::from_secs_f64(1024.0 / 48_000.0);
+    // The MP4 writer records no edit list for the AAC encoder's priming (1024 samples).
+    // `lead` hands audio that much ahead, as `tests/align_whip.rs` does, so the file plays
+    // in sync; audio must then be in hand that much earlier, and the budget grows by it.
+    // `nolead` (default) is the product's default (`audio_lead` 0): lip sync is read from the
+    // file and also shown less the priming.
+    if lead {
+        cfg.audio_lead = PRIMING;
+    }
     if let Some(ms) = min_budget {
         cfg.align.min_budget = Duration::from_millis(ms);
         // Start at the minimum: the figures are for the steady state, not the slew down.
@@ -229,9 +245,14 @@ fn main() {
     let align = stats.align.first().map(|(_, a)| *a).unwrap_or_default();
     eprintln!("align: {align:?}\ninputs: {:?}", stats.inputs);
     println!(
-        "{w}x{h}@30, {seconds} s, {} feed, phase {}: {} frames measured; frames rendered {}, late ticks {}, render mean {:.1} ms (max {:.1}); aligner budget {:.1} ms (excess {:.1} ms), host delay {:.1} ms, grid offset {:.1} ms",
+        "{w}x{h}@30, {seconds} s, {} feed, phase {}, audio lead {:.1} ms: {} frames measured; frames rendered {}, late ticks {}, render mean {:.1} ms (max {:.1}); aligner budget {:.1} ms (excess {:.1} ms), host delay {:.1} ms, grid offset {:.1} ms",
         if live { "live-encoded" } else { "pre-encoded" },
         if phase_lock { "locked" } else { "not locked" },
+        if lead {
+            PRIMING.as_secs_f64() * 1e3
+        } else {
+            0.0
+        },
         report.frames,
         stats.frames,
         stats.late_ticks,
@@ -277,6 +298,15 @@ fn main() {
                     "lip sync (sound minus picture) over {} beeps: mean {:+.1} ms, min {:+.1} ms, max {:+.1} ms",
                     hs.beeps, hs.av_mean_ms, hs.av_min_ms, hs.av_max_ms
                 );
+                if !lead {
+                    let p = PRIMING.as_secs_f64() * 1e3;
+                    println!(
+                        "  less the AAC priming the MP4 does not record ({p:.1} ms): mean {:+.1} ms, min {:+.1} ms, max {:+.1} ms",
+                        hs.av_mean_ms - p,
+                        hs.av_min_ms - p,
+                        hs.av_max_ms - p
+                    );
+                }
             }
         }
         Err(e) => eprintln!("lip sync not measured: {e}"),

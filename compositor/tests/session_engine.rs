@@ -3,7 +3,8 @@
 //!
 //! Covered, each with exact observable results:
 //! - the output clock: video ticks at `Fps::frame_time(k)` (30 and 30000/1001 fps), 10 ms mix
-//!   blocks of `block_frames * channels` samples, ticks in time order (video first on ties);
+//!   blocks of `block_frames * channels` samples, ticks in time order (video first on ties;
+//!   an audio block's tick is at its end, pts + 10 ms);
 //! - scripted scene switches land at the first tick at/after the requested time, with no mixed
 //!   frame;
 //! - command validation: every refusal has its `CommandError` variant and changes nothing;
@@ -343,10 +344,21 @@ fn offline_clock_ticks_at_exact_frame_and_mix_times() {
             assert_eq!(samples.len(), 480 * 2, "block {m}: 10 ms of 48 kHz stereo");
         }
 
-        // Ticks are processed in time order, video first on ties.
+        // Ticks are processed in time order, video first on ties. An audio block is mixed
+        // when its end is due (pts + 10 ms): that is its tick's time.
+        let due = |(video, pts): (bool, Duration)| {
+            if video {
+                pts
+            } else {
+                pts + Duration::from_millis(10)
+            }
+        };
         for w in c.order.windows(2) {
-            let ((v0, t0), (v1, t1)) = (w[0], w[1]);
-            assert!(t0 < t1 || (t0 == t1 && v0 && !v1), "out of order: {w:?}");
+            let (t0, t1) = (due(w[0]), due(w[1]));
+            assert!(
+                t0 < t1 || (t0 == t1 && w[0].0 && !w[1].0),
+                "out of order: {w:?}"
+            );
         }
     }
     // 30000/1001 for 1.001 s: frames at k * 1001/30000 s < 1.001 s are k = 0..30.

@@ -62,21 +62,34 @@ pub(crate) struct Ramp {
     value: f32,
     target: f32,
     step: f32,
+    /// The step of a full-length move.
+    full_step: f32,
 }
 
 impl Ramp {
     /// Starts at `value`; a full 0 -> 1 move takes `frames` samples.
     pub(crate) fn new(value: f32, frames: usize) -> Self {
+        let step = 1.0 / frames.max(1) as f32;
         Self {
             value,
             target: value,
-            step: 1.0 / frames.max(1) as f32,
+            step,
+            full_step: step,
         }
     }
 
-    /// Sets where the ramp goes.
+    /// Sets where the ramp goes, at the full-length pace.
     pub(crate) fn set_target(&mut self, target: f32) {
         self.target = target;
+        self.step = self.full_step;
+    }
+
+    /// Sets where the ramp goes and arrives within `frames` samples at the latest (a
+    /// shorter move than the full length when fewer samples are left to carry it).
+    pub(crate) fn set_target_within(&mut self, target: f32, frames: usize) {
+        self.target = target;
+        let dist = (target - self.value).abs();
+        self.step = self.full_step.max(dist / frames.max(1) as f32);
     }
 
     /// Current value.

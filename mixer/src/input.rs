@@ -13,11 +13,13 @@
 //!   cover this block plus one more (so the fade-out over `fade_frames` still uses real
 //!   queued audio; counted as an underrun) -> `Removing` (fades out, then the mixer drops the input).
 //! - A *timed* input (`Mixer::add_timed_input`) is fed by a caller that releases samples on
-//!   the session clock, so its queue head is always the sample due now. After its first
-//!   start it never re-buffers: when it runs dry it fades out, keeps consuming every block
-//!   (silence where nothing is queued) and fades back in as soon as a block is queued again.
-//!   Re-buffering it would hold back the leftover samples and make everything after them
-//!   late by that much (the drift control would need seconds to drain it).
+//!   the session clock, so its queue head is always the sample due now. Its queue is held at
+//!   `timed_depth_ms` (one block plus look-ahead, not a jitter buffer: the caller absorbed
+//!   the jitter). After its first start it never re-buffers: when it cannot fill a block it
+//!   fades out over the real audio left, keeps consuming every block (silence where nothing
+//!   is queued) and fades back in as soon as a block is queued again. Re-buffering it would
+//!   hold back the leftover samples and make everything after them late by that much (the
+//!   drift control would need seconds to drain it).
 //! - All buffers are allocated in [`Input::new`]; render/push do not allocate.
 
 use crate::drift::DriftController;
@@ -80,6 +82,7 @@ pub(crate) struct InputParams {
     pub mix_channels: usize,
     pub block_frames: usize,
     pub target_ms: f32,
+    pub timed_target_ms: f32,
     pub max_queue_ms: f32,
     pub max_ppm: f64,
     pub drift_omega: f64,
@@ -120,6 +123,8 @@ pub(crate) struct Input {
     timed: bool,
     /// Timed input only: ran dry and is faded out, waiting for samples (still consuming).
     dry: bool,
+    /// Mix rate / input rate.
+    ratio: f64,
 }
 
 fn frames_for_ms(ms: f32, rate: u32) -> usize {
@@ -154,7 +159,12 @@ impl Input {
             p.block_frames,
             p.quality,
         )?;
-        let target_frames = frames_for_ms(p.target_ms, fmt.sample_rate);
+        let target_ms = if timed {
+            p.timed_target_ms
+        } else {
+            p.target_ms
+        };
+        let target_frames = frames_for_ms(target_ms, fmt.sample_rate);
         let max_frames = frames_for_ms(p.max_queue_ms, fmt.sample_rate).max(target_frames * 2);
         let xfade = frames_for_ms(p.fade_ms, fmt.sample_rate);
         let block_s = p.block_frames as f64 / f64::from(p.mix_rate);
@@ -183,18 +193,24 @@ impl Input {
             presence: Ramp::new(0.0, p.fade_frames),
             meter: LevelMeter::new(p.vad_hang_blocks, 20.0),
             target_frames,
-            // One block's worth of input (+ slack): a draining queue always passes through
-            // `need..need + reserve`, where a full block of real audio is left for the fade.
-            reserve_frames: (p.block_frames as f64 * f64::from(fmt.sample_rate)
-                / f64::from(p.mix_rate))
-            .ceil() as usize
-                + 2,
+            // Plain input: one block's worth of input (+ slack): a draining queue always
+            // passes through `need..need + reserve`, where a full block of real audio is left
+            // for the fade. Timed input: none; its queue holds one block (plus look-ahead) by
+            // design, and when it runs short the fade is fitted to the real audio left.
+            reserve_frames: if timed {
+                0
+            } else {
+                (p.block_frames as f64 * f64::from(fmt.sample_rate) / f64::from(p.mix_rate)).ceil()
+                    as usize
+                    + 2
+            },
             underruns: 0,
             overruns: 0,
             dropped_frames: 0,
             done: false,
             timed,
             dry: false,
+            ratio: f64::from(p.mix_rate) / f64::from(fmt.sample_rate),
         })
     }
 
@@ -276,7 +292,15 @@ impl Input {
         if self.state == InputState::Playing && !self.dry && depth < need + self.reserve_frames {
             ran_dry = true;
             self.underruns += 1;
-            self.presence.set_target(0.0);
+            if self.timed {
+                // Fade out over the real audio that is left (output frames it becomes),
+                // not over the zeros that pad the block.
+                let left = (depth as f64 * self.ratio) as usize;
+                self.presence
+                    .set_target_within(0.0, left.clamp(1, self.block.len() / ch));
+            } else {
+                self.presence.set_target(0.0);
+            }
         }
         let need = need.min(self.scratch_in.len() / ch);
         let avail = self.fifo.pop_into(&mut self.scratch_in, need);

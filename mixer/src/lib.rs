@@ -99,6 +99,15 @@ pub struct MixerTuning {
     /// Must cover network packet size plus jitter: with 20 ms packets keep it >= 25 ms; the
     /// default leaves 20 ms of jitter room on top of one 20 ms packet.
     pub target_depth_ms: f32,
+    /// Queue depth of *timed* inputs ([`Mixer::add_timed_input`]), ms (11..=500; default
+    /// 12). Their caller has already absorbed the network jitter (it releases samples on the
+    /// session clock), so the queue only holds the block being mixed (10 ms) plus the
+    /// resampler's look-ahead (a few frames) and slack: at the tick that mixes the block
+    /// starting at `t` (which runs when `t + 10 ms` is due), the caller has released
+    /// everything due before `t + timed_depth_ms`. Audio therefore has to be in hand only
+    /// `timed_depth_ms - 10 ms` before it is due, which is what the session's latency budget
+    /// adds for the mixer.
+    pub timed_depth_ms: f32,
     /// Queue bound, ms (>= 2 × target; default 200). Beyond it the oldest audio is dropped.
     pub max_queue_ms: f32,
     /// Largest ratio correction, ppm (default 1000).
@@ -125,6 +134,7 @@ impl Default for MixerTuning {
     fn default() -> Self {
         Self {
             target_depth_ms: 40.0,
+            timed_depth_ms: 12.0,
             max_queue_ms: 200.0,
             max_drift_ppm: 1000.0,
             drift_response_s: 20.0,

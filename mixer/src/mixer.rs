@@ -90,6 +90,7 @@ impl Mixer {
             )));
         }
         check_range("target_depth_ms", tuning.target_depth_ms, 10.0, 500.0, "ms")?;
+        check_range("timed_depth_ms", tuning.timed_depth_ms, 11.0, 500.0, "ms")?;
         check_range(
             "max_queue_ms",
             tuning.max_queue_ms,
@@ -142,6 +143,7 @@ impl Mixer {
             mix_channels: ch,
             block_frames,
             target_ms: tuning.target_depth_ms,
+            timed_target_ms: tuning.timed_depth_ms,
             max_queue_ms: tuning.max_queue_ms,
             max_ppm: f64::from(tuning.max_drift_ppm),
             drift_omega: 1.0 / f64::from(tuning.drift_response_s),
@@ -225,9 +227,10 @@ impl Mixer {
     }
 
     /// Adds a *timed* input: its caller releases samples on the mix clock, so that the
-    /// sample at the head of its queue is always the one due now (e.g. an audio placer that
-    /// fills up to `now + target_depth_ms`, with silence for gaps). It starts like any input
-    /// (at the target depth) but never re-buffers afterwards: running dry fades it out while
+    /// sample at the head of its queue is always the one due now (e.g. an audio placer that,
+    /// before mixing the block starting at `t`, has released everything due before
+    /// `t + timed_depth_ms`, with silence for gaps). It starts like any input (at its
+    /// depth, `timed_depth_ms`) but never re-buffers afterwards: running dry fades it out while
     /// it keeps consuming, and the next queued block fades it back in at once, so a stall
     /// never delays what comes after it. Underruns are still counted and reported.
     pub fn add_timed_input(&mut self, id: &str, fmt: InputFormat) -> Result<(), MixError> {

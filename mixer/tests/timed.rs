@@ -11,48 +11,47 @@ const RATE: u32 = 48_000;
 /// The marker: a 1 kHz burst in the content due at blocks 300..305.
 const BURST: std::ops::Range<usize> = 300..305;
 
-/// Content due at mix block `k` (one block of mono samples): silence except the burst.
-fn content(k: usize, block: usize) -> Vec<f32> {
-    (0..block)
-        .map(|i| {
-            if BURST.contains(&k) {
-                let n = (k * block + i) as f64;
-                (0.5 * (2.0 * std::f64::consts::PI * 1000.0 * n / f64::from(RATE)).sin()) as f32
-            } else {
-                0.0
-            }
-        })
-        .collect()
+/// Mono content frame `n` (due at `n / RATE` s): silence except the burst.
+fn content(n: usize, block: usize) -> f32 {
+    if BURST.contains(&(n / block)) {
+        (0.5 * (2.0 * std::f64::consts::PI * 1000.0 * n as f64 / f64::from(RATE)).sin()) as f32
+    } else {
+        0.0
+    }
 }
 
 /// Runs 400 blocks with a producer that behaves like the session's audio placer: before
-/// tick `b` it has released everything due before `b + target` (target = the mixer's target
-/// depth in blocks). During `stall` it releases nothing; afterwards it restarts at the
-/// current tick (the stalled content is lost). Returns the first output sample of the burst.
+/// mixing block `b` it has released everything due before `b` plus the input's queue depth
+/// (`timed_depth_ms` for a timed input, `target_depth_ms` for a plain one), frame-exact.
+/// During `stall` it releases nothing; afterwards it restarts at the current block (the
+/// stalled content is lost). Returns the first output sample of the burst.
 fn burst_onset(timed: bool, stall: Option<std::ops::Range<usize>>) -> usize {
     let mut m = Mixer::new(MixerConfig::default()).unwrap();
     let fmt = InputFormat {
         sample_rate: RATE,
         channels: 1,
     };
-    if timed {
+    let depth_ms = if timed {
         m.add_timed_input("a", fmt).unwrap();
+        m.tuning().timed_depth_ms
     } else {
         m.add_input("a", fmt).unwrap();
-    }
+        m.tuning().target_depth_ms
+    };
     let block = m.block_frames();
-    let target = (m.tuning().target_depth_ms as usize * RATE as usize / 1000) / block;
-    assert!(target >= 2, "target depth of {target} blocks");
-    let mut released = 0; // first due block not released yet
+    let depth = (f64::from(depth_ms) * f64::from(RATE) / 1000.0).round() as usize;
+    assert!(depth > block, "depth of {depth} frames");
+    let mut released = 0; // first due frame not released yet
+    let mut buf = Vec::new();
     let out = run(&mut m, 400, |b, m| {
         if stall.as_ref().is_some_and(|s| s.contains(&b)) {
             return;
         }
-        released = released.max(b);
-        while released < b + target {
-            m.push("a", &content(released, block)).unwrap();
-            released += 1;
-        }
+        released = released.max(b * block);
+        buf.clear();
+        buf.extend((released..b * block + depth).map(|n| content(n, block)));
+        released = b * block + depth;
+        m.push("a", &buf).unwrap();
     });
     let x = channel(&out, usize::from(m.channels()), 0);
     x.iter()
@@ -89,4 +88,67 @@ fn timed_input_is_on_time_after_running_dry_and_plain_input_is_late() {
         "plain input only {:.2} ms late",
         ms(plain - reference)
     );
+}
+
+/// A timed input fed exactly on schedule (what the session's placer does) plays without a
+/// single underrun at its small queue depth, for every resampler quality and the input
+/// rates peers send: the depth covers the block plus the resampler's look-ahead.
+#[test]
+fn timed_input_on_schedule_never_underruns_at_its_depth() {
+    use mixer::{MixerTuning, ResampleQuality};
+    for quality in [
+        ResampleQuality::Auto,
+        ResampleQuality::Fast,
+        ResampleQuality::Polyphase,
+        ResampleQuality::Balanced,
+        ResampleQuality::High,
+    ] {
+        for rate in [48_000u32, 44_100, 16_000, 96_000] {
+            let tuning = MixerTuning {
+                resample_quality: quality,
+                ..MixerTuning::default()
+            };
+            let mut m = Mixer::with_tuning(MixerConfig::default(), tuning).unwrap();
+            let fmt = InputFormat {
+                sample_rate: rate,
+                channels: 2,
+            };
+            m.add_timed_input("a", fmt).unwrap();
+            let depth_s = f64::from(m.tuning().timed_depth_ms) / 1000.0;
+            let mut released = 0usize;
+            let mut buf = Vec::new();
+            let blocks = 300;
+            let out = run(&mut m, blocks, |b, m| {
+                let upto = ((b as f64 * 0.01 + depth_s) * f64::from(rate)).floor() as usize;
+                buf.clear();
+                let w = 2.0 * std::f64::consts::PI * 440.0 / f64::from(rate);
+                for n in released..upto {
+                    let v = (0.5 * (w * n as f64).sin()) as f32;
+                    buf.extend([v, v]);
+                }
+                released = upto.max(released);
+                m.push("a", &buf).unwrap();
+            });
+            let st = m.input_stats("a").unwrap();
+            assert_eq!(
+                st.underruns,
+                0,
+                "{quality:?} at {rate} Hz: {} underruns at {} ms depth",
+                st.underruns,
+                m.tuning().timed_depth_ms
+            );
+            // Heard throughout once started (the first blocks fade in).
+            let x = channel(&out, usize::from(m.channels()), 0);
+            let bf = m.block_frames();
+            for b in 5..blocks {
+                let peak = x[b * bf..(b + 1) * bf]
+                    .iter()
+                    .fold(0.0f64, |a, v| a.max(v.abs()));
+                assert!(
+                    peak > 0.4,
+                    "{quality:?} at {rate} Hz: block {b} peak {peak:.3}"
+                );
+            }
+        }
+    }
 }

@@ -2,10 +2,10 @@
 //! budget. See the module doc of [`crate::align`] for the model; all times are seconds as
 //! `f64` inside (relative to each host's base), `Duration`s at the API.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use super::floor::TransitFloor;
+use super::floor::{TransitFloor, WindowMax};
 use super::slew::slew_toward;
 use super::unwrap::RtpUnwrapper;
 use super::{AlignConfig, AlignError, HostAlignStats, MediaUnit, Playout, TrackKind};
@@ -22,6 +22,11 @@ const TRUST_LOW: f64 = -0.02;
 /// tens of ms). GStreamer `webrtcbin` at its defaults stamps reports at send time after
 /// queueing media through ICE/DTLS, and its audio and video reports disagree by 300–700 ms.
 const INCONSISTENT_S: f64 = 0.15;
+/// Spacing of the budget trajectory's points, s (the budget moves ≤ 1 % in between, and is
+/// interpolated).
+const HISTORY_STEP_S: f64 = 0.01;
+/// How far back the budget trajectory reaches beyond the largest budget, s.
+const HISTORY_EXTRA_S: f64 = 2.0;
 
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64()
@@ -58,6 +63,12 @@ struct Track {
     /// [`INCONSISTENT_S`]: placed by arrival for the rest of the stream (a new SSRC
     /// re-evaluates), and left out of the host's jitter through the sender clock.
     distrusted: bool,
+    /// Processing time (arrival → ready, decoded) over the jitter window, s. Kept across
+    /// a new SSRC (same decoder path).
+    processing: WindowMax,
+    /// How long after its placement (capture on the session clock, before the budget) each
+    /// unit was ready, over the jitter window, s: what the budget must cover for this track.
+    lateness: WindowMax,
 }
 
 impl Track {
@@ -100,6 +111,11 @@ pub struct Aligner {
     hosts: HashMap<String, Host>,
     budget: f64,
     budget_at: Option<f64>,
+    /// The budget's recent trajectory, `(arrival time, budget)` oldest first, one point per
+    /// [`HISTORY_STEP_S`] at most: a unit captured at `x` (session clock) plays at
+    /// `x + budget(x)`, so units of different hosts captured at the same instant get the same
+    /// budget however far apart they arrive, even while the budget slews.
+    history: VecDeque<(f64, f64)>,
 }
 
 impl Aligner {
@@ -112,6 +128,7 @@ impl Aligner {
             hosts: HashMap::new(),
             budget,
             budget_at: None,
+            history: VecDeque::new(),
         })
     }
 
@@ -168,9 +185,9 @@ impl Aligner {
         let Some(h) = self.hosts.get_mut(host) else {
             return Err(AlignError::HostId);
         };
-        let pts = h.align(&cfg, kind, unit, t);
+        let pts = h.align(&cfg, kind, unit, t, self.budget);
         self.update_budget(t);
-        let playout = (pts + self.budget).max(0.0);
+        let playout = (pts + self.budget_at_time(pts)).max(0.0);
         let late = playout < t;
         if let Some(h) = self.hosts.get_mut(host) {
             h.units += 1;
@@ -190,18 +207,56 @@ impl Aligner {
             .hosts
             .values()
             .filter(|h| h.required && h.units > 0)
-            .map(|h| h.delay(cfg) + h.excess())
+            .map(|h| h.need(cfg))
             .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))));
         let target = match need {
-            Some(n) => (n + secs(cfg.margin) + secs(cfg.audio_queue))
-                .clamp(secs(cfg.min_budget), secs(cfg.max_budget)),
+            Some(n) => (n + secs(cfg.margin)).clamp(secs(cfg.min_budget), secs(cfg.max_budget)),
             None => self.budget,
         };
         let dt = self.budget_at.map_or(0.0, |b| t - b);
         if dt > 0.0 || self.budget_at.is_none() {
             self.budget = slew_toward(self.budget, target, cfg.slew_rate, dt);
             self.budget_at = Some(self.budget_at.map_or(t, |b| b.max(t)));
+            self.record_budget(t);
         }
+    }
+
+    /// Adds the current budget at arrival time `t` to the trajectory.
+    fn record_budget(&mut self, t: f64) {
+        let n = self.history.len();
+        let close = n >= 2 && t - self.history[n - 2].0 < HISTORY_STEP_S;
+        if close {
+            // Move the newest point instead of adding one.
+            self.history[n - 1] = (t, self.budget);
+        } else {
+            self.history.push_back((t, self.budget));
+        }
+        let keep = secs(self.cfg.max_budget) + HISTORY_EXTRA_S;
+        while self.history.len() > 2 && self.history.front().is_some_and(|p| p.0 < t - keep) {
+            self.history.pop_front();
+        }
+    }
+
+    /// The budget as it was at session time `x` (interpolated along the trajectory; the
+    /// current budget for `x` at or after the newest point, the oldest kept before it).
+    fn budget_at_time(&self, x: f64) -> f64 {
+        let (Some(first), Some(last)) = (self.history.front(), self.history.back()) else {
+            return self.budget;
+        };
+        if x >= last.0 {
+            return self.budget;
+        }
+        if x <= first.0 {
+            return first.1;
+        }
+        let i = self.history.partition_point(|p| p.0 <= x);
+        let (a, b) = (self.history[i - 1], self.history[i]);
+        let f = if b.0 > a.0 {
+            (x - a.0) / (b.0 - a.0)
+        } else {
+            1.0
+        };
+        a.1 + (b.1 - a.1) * f
     }
 
     /// Figures of one host.
@@ -229,6 +284,7 @@ impl Aligner {
             delay_ms: h.delay(&self.cfg) * 1e3,
             jitter_ms: jitter * 1e3,
             excess_ms: h.excess() * 1e3,
+            processing_ms: h.video.processing.max().max(h.audio.processing.max()) * 1e3,
             budget_ms: self.budget * 1e3,
             drift_ppm: -h.floor.slope() * 1e6,
             av_offset_ms: (h.audio.correction - h.video.correction) * 1e3,
@@ -268,6 +324,21 @@ impl Host {
         }
     }
 
+    /// How long after its capture time (on the session clock, before the budget) the
+    /// host's units are ready for playout, worst case over the window and the tracks, s:
+    /// measured per unit as `ready - placement` (network delay + transit rise + processing,
+    /// arrival → decoded, together: their worst cases rarely coincide), plus for audio the
+    /// time it must enter the mixer ahead of its playout (`audio_queue`).
+    fn need(&self, cfg: &AlignConfig) -> f64 {
+        let video = self.video.lateness.max();
+        let audio = if self.audio.ssrc.is_some() {
+            self.audio.lateness.max() + secs(cfg.audio_queue)
+        } else {
+            0.0
+        };
+        video.max(audio)
+    }
+
     /// Worst jitter excess over the host's tracks, s.
     fn excess(&self) -> f64 {
         let mut e = if self.floor.has_data() {
@@ -297,7 +368,15 @@ impl Host {
     }
 
     /// Places one unit; returns its capture time on the session clock (s, before budget).
-    fn align(&mut self, cfg: &AlignConfig, kind: TrackKind, u: &MediaUnit, t: f64) -> f64 {
+    /// `budget` is the session's current budget (when the track's first unit plays).
+    fn align(
+        &mut self,
+        cfg: &AlignConfig,
+        kind: TrackKind,
+        u: &MediaUnit,
+        t: f64,
+        budget: f64,
+    ) -> f64 {
         let epoch = cfg.epoch_unix.map(secs);
         let base = *self.base.get_or_insert_with(|| {
             epoch.unwrap_or_else(|| {
@@ -344,6 +423,8 @@ impl Host {
                 correction: track.correction,
                 last: track.last,
                 last_arrival: track.last_arrival,
+                processing: std::mem::take(&mut track.processing),
+                lateness: std::mem::take(&mut track.lateness),
                 ..Track::default()
             };
         }
@@ -360,6 +441,8 @@ impl Host {
         }
         // Feed the estimators.
         track.local.push(t, t - ext as f64 / rate);
+        let ready = u.ready.map_or(t, secs).max(t);
+        track.processing.push(ready, ready - t);
         self.last_t = self.last_t.max(t);
         if let Some(s) = track.sender_clock_time(u, ext, base) {
             if *self.primary.get_or_insert(kind) != kind {
@@ -408,10 +491,9 @@ impl Host {
         let dt = track.last_arrival.map_or(0.0, |la| t - la);
         track.correction = slew_toward(track.correction, 0.0, cfg.slew_rate, dt);
         // Nothing of this track has been played yet: no need to slew.
-        let budget_floor = secs(cfg.min_budget);
         if track
             .first_playout
-            .is_none_or(|fp| t < fp + offset + budget_floor)
+            .is_none_or(|fp| t < fp + offset + budget)
         {
             track.correction = 0.0;
         }
@@ -422,7 +504,9 @@ impl Host {
             track.last_arrival = Some(t);
             track.last = Some((t, after + track.correction));
         }
-        after + track.correction + offset
+        let placed = after + track.correction + offset;
+        track.lateness.push(ready, ready - placed);
+        placed
     }
 }
 

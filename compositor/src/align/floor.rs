@@ -151,6 +151,36 @@ impl TransitFloor {
     }
 }
 
+/// Largest value seen over the same window as [`TransitFloor`] (1 s buckets, the last
+/// [`WINDOW_BUCKETS`] closed ones plus the open one): a track's processing time, from a
+/// unit's arrival to its hand-over decoded. Sans-IO; no allocation after the window fills.
+#[derive(Debug, Clone, Default)]
+pub struct WindowMax {
+    /// `(bucket start, max)`, oldest first; the last one is open.
+    buckets: VecDeque<(f64, f64)>,
+}
+
+impl WindowMax {
+    /// Adds value `x` observed at time `t` (s). Times before the open bucket's start count
+    /// in the open bucket (reordering).
+    pub fn push(&mut self, t: f64, x: f64) {
+        match self.buckets.back_mut() {
+            Some((start, max)) if t < *start + BUCKET_S => *max = max.max(x),
+            _ => {
+                self.buckets.push_back((t, x));
+                while self.buckets.len() > WINDOW_BUCKETS + 1 {
+                    self.buckets.pop_front();
+                }
+            }
+        }
+    }
+
+    /// The largest value in the window, 0 when empty (never below 0).
+    pub fn max(&self) -> f64 {
+        self.buckets.iter().fold(0.0, |a, &(_, m)| a.max(m))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +202,21 @@ mod tests {
         );
         assert!((f.slope() - 300e-6).abs() < 20e-6, "{}", f.slope());
         assert!((f.excess() - 0.02).abs() < 0.001, "{}", f.excess());
+    }
+
+    #[test]
+    fn window_max_forgets_after_the_window() {
+        let mut m = WindowMax::default();
+        assert_eq!(m.max(), 0.0);
+        m.push(0.0, 0.012);
+        for i in 1..=300u32 {
+            m.push(f64::from(i) * 0.1, 0.003);
+        }
+        // 30 s later the 12 ms is still in the window (30 closed buckets + the open one).
+        assert!((m.max() - 0.012).abs() < 1e-12, "{}", m.max());
+        for i in 301..=330u32 {
+            m.push(f64::from(i) * 0.1, 0.003);
+        }
+        assert!((m.max() - 0.003).abs() < 1e-12, "{}", m.max());
     }
 }

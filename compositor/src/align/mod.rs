@@ -19,9 +19,11 @@
 //!   the same instant whatever their network delay. Otherwise the minimum transit is taken
 //!   as the clock offset (zero network delay assumed).
 //! - *Playout* = capture time on the session clock + the session's **latency budget**, one
-//!   for all inputs: it adapts to the worst `network delay + jitter excess` among required
-//!   hosts plus a margin plus `audio_queue` (audio enters the mixer's queue that long before
-//!   its playout time), clamped to `min_budget..=max_budget`.
+//!   for all inputs: it adapts to how late after capture the required hosts' units are
+//!   ready, worst case over a 30 s window and over each host's tracks (`network delay +
+//!   transit rise + processing time`, arrival → decoded, measured when the caller passes
+//!   [`MediaUnit::ready`]; plus `audio_queue` for audio, which enters the mixer's queue that
+//!   long before its playout time), plus a margin, clamped to `min_budget..=max_budget`.
 //! - **Nothing jumps**: every change of a mapping (new report, first report, new SSRC, new
 //!   floor estimate, budget change) is absorbed into a correction that slews back to zero at
 //!   most `slew_rate` seconds per second of arrival time (default 1 %).
@@ -61,7 +63,8 @@ pub struct AlignConfig {
     pub max_budget: Duration,
     /// Budget before any input has been measured.
     pub initial_budget: Duration,
-    /// Added to the worst measured delay + jitter (processing headroom).
+    /// Added to the worst measured delay + jitter + processing time: the hand-over from
+    /// ingest to the output clock (a channel, a thread waking up) and safety.
     pub margin: Duration,
     /// Largest rate at which any correction or the budget moves (fraction, 0.01 = 1 %).
     pub slew_rate: f64,
@@ -70,19 +73,24 @@ pub struct AlignConfig {
     pub epoch_unix: Option<Duration>,
     /// Largest minimum transit for which a sender clock is trusted as synchronised.
     pub max_trusted_transit: Duration,
-    /// How long before its playout time a unit must be in hand beyond the margin: audio goes
-    /// into the mixer's queue that long ahead (the session sets the mixer's queue depth,
-    /// 40 ms). Added to the budget target, so the budget covers the worst audio path too.
+    /// How long before its playout time an audio unit must be in hand beyond the margin:
+    /// audio goes into the mixer's queue that long ahead (the session sets it from the
+    /// mixer's timed queue depth: 2 ms by default). Added to the audio tracks' need, so the
+    /// budget covers the worst audio path too.
     pub audio_queue: Duration,
 }
 
 impl Default for AlignConfig {
     fn default() -> Self {
         Self {
-            min_budget: Duration::from_millis(40),
+            // The budget follows measured figures (delay, jitter, processing); the floor
+            // only guards the first seconds and hosts with nothing measured yet.
+            min_budget: Duration::from_millis(20),
             max_budget: Duration::from_millis(400),
             initial_budget: Duration::from_millis(100),
-            margin: Duration::from_millis(10),
+            // Processing (decode) is measured; what is left is the hand-over to the
+            // output clock's thread and safety against a rise just beyond the window's worst.
+            margin: Duration::from_millis(5),
             slew_rate: 0.01,
             epoch_unix: None,
             max_trusted_transit: Duration::from_secs(1),
@@ -147,6 +155,10 @@ pub struct MediaUnit {
     pub sender_report: Option<SenderReport>,
     /// abs-capture-time header extension: capture instant since the Unix epoch.
     pub abs_capture_time: Option<Duration>,
+    /// When the unit was ready for playout (decoded, handed to the aligner), on the session
+    /// clock; `None` = at `arrival`. `ready - arrival` is the track's processing time, which
+    /// the budget covers (worst case over the jitter window).
+    pub ready: Option<Duration>,
 }
 
 /// Where a unit goes.
@@ -169,6 +181,9 @@ pub struct HostAlignStats {
     pub jitter_ms: f64,
     /// Largest rise of transit above its floor in the last 30 s (worst track), ms.
     pub excess_ms: f64,
+    /// Longest processing time (arrival → decoded and handed over) in the last 30 s
+    /// (worst track), ms.
+    pub processing_ms: f64,
     /// The session's current latency budget, ms.
     pub budget_ms: f64,
     /// Sender clock drift against the session clock, ppm (positive = sender runs fast).

@@ -41,6 +41,8 @@ struct Sim {
     /// Sender reports every `sr_every` s, the first at `sr_first` s (None: never).
     sr_first: Option<f64>,
     sr_every: f64,
+    /// Decoding etc.: `ready = arrival + processing` (None: `ready` not given).
+    processing: Option<f64>,
 }
 
 impl Sim {
@@ -57,6 +59,7 @@ impl Sim {
             jitter: 0.0,
             sr_first: Some(0.0),
             sr_every: 1.0,
+            processing: None,
         }
     }
 
@@ -98,6 +101,9 @@ impl Sim {
             arrival: Duration::from_secs_f64(arrival.max(0.0)),
             sender_report: sr,
             abs_capture_time: None,
+            ready: self
+                .processing
+                .map(|p| Duration::from_secs_f64(arrival.max(0.0) + p)),
         }
     }
 }
@@ -332,9 +338,13 @@ fn hosts_with_different_delays_play_same_instants_together() {
         .collect();
     let worst = skew.iter().fold(0.0f64, |m, s| m.max(s.abs()));
     assert!(worst < 0.004, "cross-host skew {worst}");
-    // The budget covers B's delay and jitter, within bounds.
-    let budget = al.budget().as_secs_f64();
-    assert!((0.105..=0.125).contains(&budget), "budget {budget}");
+    // The budget covers B's delay (~62 ms beyond A's) and jitter (up to 40 ms peak to
+    // peak) plus the margin, within bounds.
+    let budget = al.budget().as_secs_f64() - AlignConfig::default().margin.as_secs_f64();
+    assert!(
+        (0.095..=0.115).contains(&budget),
+        "budget less margin {budget}"
+    );
     let sb = al.stats("b").unwrap();
     assert!(
         (sb.delay_ms - 62.0).abs() < 4.0 && sb.excess_ms > 30.0,
@@ -375,4 +385,77 @@ fn bad_input_is_refused_and_changes_nothing() {
         })
         .is_err()
     );
+}
+
+#[test]
+fn processing_time_and_audio_queue_count_per_track_in_the_budget() {
+    // Both tracks 5 ms away, no jitter. Video takes 15 ms to decode, audio 1 ms; audio must
+    // enter the mixer 2 ms ahead. The budget covers the slower path (video: 5 + 15) plus
+    // the margin, not the sum of the worst of each.
+    let cfg = AlignConfig {
+        min_budget: Duration::from_millis(1),
+        audio_queue: Duration::from_millis(2),
+        ..trusted()
+    };
+    let margin = cfg.margin.as_secs_f64();
+    let mut al = Aligner::new(cfg).unwrap();
+    let mut v = Sim::video();
+    v.processing = Some(0.015);
+    let mut a = Sim::audio();
+    a.processing = Some(0.001);
+    let outs = run(&mut al, &[("h", v.clone()), ("h", a.clone())], 0.0, 20.0, 3);
+    let budget = al.budget().as_secs_f64();
+    let want = 0.005 + 0.015 + margin;
+    assert!(
+        (budget - want).abs() < 0.001,
+        "budget {budget}, want {want}"
+    );
+    let st = al.stats("h").unwrap();
+    assert!((st.processing_ms - 15.0).abs() < 0.01, "{st:?}");
+    // Every unit is ready before its playout time (after the slew down from the start).
+    for o in outs.iter().flatten().filter(|o| o.cap > 10.0) {
+        assert!(o.pts >= o.arrival + 0.015 - 1e-6, "{o:?}");
+    }
+    assert!(max_step(&outs[0]) < STEP_BOUND && max_step(&outs[1]) < STEP_BOUND);
+
+    // A mixer that needs audio 30 ms ahead makes audio the slower path: 5 + 1 + 30.
+    let cfg = AlignConfig {
+        min_budget: Duration::from_millis(1),
+        audio_queue: Duration::from_millis(30),
+        ..trusted()
+    };
+    let mut al = Aligner::new(cfg).unwrap();
+    run(&mut al, &[("h", v), ("h", a)], 0.0, 20.0, 3);
+    let budget = al.budget().as_secs_f64();
+    let want = 0.005 + 0.001 + 0.030 + margin;
+    assert!(
+        (budget - want).abs() < 0.001,
+        "budget {budget}, want {want}"
+    );
+}
+
+#[test]
+fn same_instant_units_of_hosts_far_apart_get_one_budget_while_it_slews() {
+    // B is 300 ms further away: the budget slews from 100 ms up past 300 ms for 20 s. Each
+    // unit gets the budget as it was at its capture instant, not at its arrival, so B's
+    // units (arriving 300 ms after A's) play with A's same-instant units: sampled at arrival
+    // they would be 1 % × 300 ms = 3 ms apart for as long as the budget moves.
+    let mut al = Aligner::new(trusted()).unwrap();
+    let a = Sim::video();
+    let mut b = Sim::video();
+    b.ssrc = 9;
+    b.delay = 0.305;
+    let outs = run(&mut al, &[("a", a), ("b", b)], 0.0, 30.0, 11);
+    let slewing: Vec<f64> = outs[0]
+        .iter()
+        .zip(&outs[1])
+        .filter(|(x, _)| (2.0..20.0).contains(&x.cap))
+        .map(|(x, y)| (y.pts - x.pts).abs())
+        .collect();
+    assert!(slewing.len() > 400);
+    let worst = slewing.iter().fold(0.0f64, |m, s| m.max(*s));
+    assert!(worst < 0.0005, "same-instant skew while slewing: {worst}");
+    // It did slew through that span.
+    assert!(al.budget().as_secs_f64() > 0.3, "{:?}", al.budget());
+    assert!(max_step(&outs[0]) < STEP_BOUND && max_step(&outs[1]) < STEP_BOUND);
 }

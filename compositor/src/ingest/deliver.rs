@@ -90,7 +90,8 @@ pub struct Delivery {
 }
 
 /// The aligner's view of one unit: 32-bit wire RTP time, arrival on the session clock,
-/// sender report and abs-capture-time as durations since the Unix epoch.
+/// sender report and abs-capture-time as durations since the Unix epoch, ready = now (the
+/// unit is decoded; its processing time counts in the budget).
 pub fn media_unit(
     timing: &MediaTiming,
     ssrc: u32,
@@ -113,6 +114,8 @@ pub fn media_unit(
         abs_capture_time: timing
             .abs_capture_time
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok()),
+        // Called when the unit has been decoded and is about to be handed to the slot.
+        ready: Some(session.session_time(std::time::Instant::now())),
     }
 }
 

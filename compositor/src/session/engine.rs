@@ -502,10 +502,11 @@ impl Engine {
         }
     }
 
-    /// Hands each input's due audio to the mixer before the mix tick at `ta`: everything
-    /// due before `ta` + the mixer's target depth, so the mixer's queue head is due at `ta`.
+    /// Hands each input's due audio to the mixer before it mixes the block starting at `ta`
+    /// (which runs when `ta + MIX_TICK` is due): everything due before `ta` + the mixer's
+    /// timed queue depth, so the mixer's queue head is due at `ta`.
     fn release_audio(&mut self, ta: Duration) {
-        let target_s = f64::from(self.mixer.tuning().target_depth_ms.clamp(0.0, 1000.0)) / 1000.0;
+        let target_s = self.timed_depth().as_secs_f64();
         let lead_s = self.audio_lead().as_secs_f64();
         for (id, slot) in &mut self.slots {
             let Some(p) = slot.placer.as_mut() else {
@@ -748,6 +749,15 @@ impl Engine {
         mix + self.cfg.audio_lead
     }
 
+    /// Queue depth of the mixer's timed inputs. Audio due at `t` is released by the mix
+    /// tick of the block starting at `t - depth`, which runs when `t - depth + MIX_TICK` is
+    /// due: audio must be in hand `depth - MIX_TICK` before its playout time.
+    fn timed_depth(&self) -> Duration {
+        Duration::from_secs_f64(
+            f64::from(self.mixer.tuning().timed_depth_ms.clamp(0.0, 1000.0)) / 1000.0,
+        )
+    }
+
     fn audio_tick(&mut self, ta: Duration) -> Result<(), SessionError> {
         self.release_audio(ta);
         self.mixer.mix_block(&mut self.audio_buf);
@@ -785,8 +795,11 @@ impl Engine {
             if !video_left && !audio_left {
                 break;
             }
-            let video_next = video_left && (!audio_left || tv <= ta);
-            let event = if video_next { tv } else { ta };
+            // The block starting at `ta` is mixed when its end is due: its last sample is
+            // then in hand as early as it can be (mixing at `ta` would need the audio a block
+            // earlier, and the budget would grow by that block for video too).
+            let video_next = video_left && (!audio_left || tv <= ta + MIX_TICK);
+            let event = if video_next { tv } else { ta + MIX_TICK };
             match self.cfg.clock {
                 ClockMode::RealTime => {
                     let due = wall_start + event;
@@ -800,15 +813,18 @@ impl Engine {
                     if video_next {
                         self.drain_until(tv, true);
                     } else {
-                        // Keep every input's mixer queue at its target depth, as a perfect
-                        // real-time run would: wait for audio up to the end of this tick
-                        // plus the target (sources send in time order, so a horizon past
-                        // that point means all audio before it has arrived).
-                        let target_ms = self.mixer.tuning().target_depth_ms.clamp(0.0, 1000.0);
-                        let lookahead =
-                            Duration::from_micros((f64::from(target_ms) * 1000.0) as u64);
-                        let lead = self.audio_lead();
-                        self.drain_until(ta + MIX_TICK + lookahead + lead, false);
+                        // Keep every input's mixer queue at its depth, as a perfect
+                        // real-time run would: wait for audio up to the release horizon plus
+                        // the lead, plus slack (the mixer's plain jitter depth, 40 ms): sources
+                        // send in arrival order, which is pts order only up to their jitter,
+                        // so a unit past the horizon does not yet mean every unit before it
+                        // has arrived. Offline, waiting longer costs nothing.
+                        let slack = Duration::from_secs_f64(
+                            f64::from(self.mixer.tuning().target_depth_ms.clamp(0.0, 1000.0))
+                                / 1000.0,
+                        );
+                        let horizon = ta + MIX_TICK + self.timed_depth() + self.audio_lead();
+                        self.drain_until(horizon + slack, false);
                     }
                 }
             }

@@ -391,17 +391,19 @@ impl Session {
     ) -> Result<Session, SessionError> {
         config.validate().map_err(SessionError::Config)?;
         let mut config = config;
-        // Audio enters the mixer its queue depth ahead of its playout time (the placer fills
-        // each timed input's queue up to `now + target depth`): the budget must cover that
-        // on top of the worst audio path, or every audio block is late (silence, lip sync
-        // off by the shortfall).
-        config.align.audio_queue = config.align.audio_queue.max(Duration::from_secs_f64(
-            f64::from(
-                mixer::MixerTuning::default()
-                    .target_depth_ms
-                    .clamp(0.0, 1000.0),
-            ) / 1000.0,
-        ));
+        // Audio enters the mixer ahead of its playout time: the block starting at `t` is
+        // mixed when `t + MIX_TICK` is due, with everything due before `t + timed depth`
+        // released to the mixer; and it is released earlier still by the audio lead (the
+        // limiter's look-ahead and `audio_lead`, so that it leaves the mixer and the encoder
+        // with its picture). So audio must be in hand `timed depth - MIX_TICK + lead` (4 ms
+        // by default) before it is due; the budget covers that on top of the worst audio
+        // path, or audio blocks are late (silence, lip sync off by the shortfall).
+        let tuning = mixer::MixerTuning::default();
+        let ms = |v: f32| Duration::from_secs_f64(f64::from(v.clamp(0.0, 1000.0)) / 1000.0);
+        let ahead = ms(tuning.timed_depth_ms).saturating_sub(MIX_TICK)
+            + ms(tuning.limiter_lookahead_ms)
+            + config.audio_lead;
+        config.align.audio_queue = config.align.audio_queue.max(ahead);
         let renderer =
             FrameRenderer::new(config.compose, gpu, config.canvas).map_err(SessionError::Render)?;
         let (tx, rx) = crossbeam_channel::bounded(256);
