@@ -54,8 +54,8 @@
 //!   [`MixError`]; non-finite samples become silence.
 //! - The output never exceeds the limiter ceiling (default −1 dBFS): every sample, and the
 //!   true peak as estimated by the limiter's 4x oversampled detector.
-//! - Latency: queue target depth (default 40 ms) + resampler delay (~0.7 ms) + limiter
-//!   look-ahead (default 2 ms).
+//! - Latency: queue target depth (default 40 ms; timed inputs 12 ms, of which 10 ms is the
+//!   block being mixed) + resampler delay (~0.7 ms) + limiter look-ahead (default 2 ms).
 
 mod drift;
 mod dynamics;

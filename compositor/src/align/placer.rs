@@ -3,9 +3,10 @@
 //!
 //! The placer keeps a *mixer timeline*: the session time at which the next released sample
 //! enters the mixer (`out_pos`) and the content time (pts) of that sample (`cursor`), apart
-//! by `shift`. The session calls [`AudioPlacer::release`] before every mix tick `now` with
-//! `horizon = now + mixer target depth`: the timeline is filled up to the horizon. The mixer holds each input's queue at its
-//! target depth, so the sample at the head of its queue is the one whose playout time is
+//! by `shift`. The session calls [`AudioPlacer::release`] before mixing the block starting
+//! at `now` with `horizon = now + the mixer's timed depth`: the timeline is filled up to the
+//! horizon. The mixer holds each timed input's queue at that depth, so the sample at the head
+//! of its queue is the one whose playout time is
 //! `now`: the mixer's drift control keeps working unchanged and places audio by pts.
 //! - A gap between blocks (loss, DTX, a stall) becomes silence of the gap's length.
 //! - An overlap (reordering, clock steps) is trimmed from the later block; a block whose

@@ -30,11 +30,12 @@
 //!   than the one shown are counted late and discarded. A slot whose shown frame is older
 //!   than `stall_timeout` shows its placeholder (the image set by
 //!   [`Command::SetPlaceholder`], else a solid colour); a late or silent input never holds the others.
-//! - Audio blocks carry a `pts` too: each slot's [`crate::align::AudioPlacer`] hands the
-//!   mixer, before every mix tick `t`, exactly the samples due before `t + target depth`
-//!   (gaps become silence, overlaps are trimmed, past-due blocks dropped; all counted in
-//!   [`InputStats`]), so the mixer's queue head is the sample due at `t` and its drift
-//!   control holds that. A slot's audio is delayed by the mean wait of its video frames
+//! - Audio blocks carry a `pts` too: the mix block starting at `t` is mixed (stamped `t`)
+//!   when `t + 10 ms` is due; before it, each slot's [`crate::align::AudioPlacer`] hands the
+//!   mixer exactly the samples due before `t` + the mixer's timed depth (12 ms) (gaps become
+//!   silence, overlaps are trimmed, past-due blocks dropped; all counted in
+//!   [`InputStats`]), so the mixer's queue head is the sample due at `t`. Audio must thus be
+//!   in hand 2 ms + the audio lead before it is due, which the aligner's budget covers. A slot's audio is delayed by the mean wait of its video frames
 //!   between their pts and the tick that shows them (the output frame grid), so lip sync
 //!   survives the quantisation to output frames.
 //! - Alignment: sources with RTP timing call [`SessionHandle::align`] (one shared
