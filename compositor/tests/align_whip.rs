@@ -112,9 +112,9 @@ fn run_once() {
         duration: Some(Duration::from_secs(SECONDS)),
         audio_lead: Duration::from_secs_f64(1024.0 / 48_000.0),
         align: AlignConfig {
-            // Headroom for decoding on a loaded 2-core machine (the aligner counts a unit
-            // late by its packet arrival; the session needs the decoded unit by then).
-            margin: Duration::from_millis(80),
+            // The default margin: the aligner measures each unit's decode (ingest passes the
+            // hand-over time) and its budget covers it; an 80 ms margin stood in for that
+            // until 2026-11-23.
             // Start with a budget that covers B's path, so B's first second is not dropped
             // as late while the budget grows.
             initial_budget: Duration::from_millis(150),
