@@ -156,28 +156,37 @@ impl TransitFloor {
 /// unit's arrival to its hand-over decoded. Sans-IO; no allocation after the window fills.
 #[derive(Debug, Clone, Default)]
 pub struct WindowMax {
-    /// `(bucket start, max)`, oldest first; the last one is open.
-    buckets: VecDeque<(f64, f64)>,
+    /// `(bucket start, max)` of the closed buckets, oldest first.
+    closed: VecDeque<(f64, f64)>,
+    /// The open bucket.
+    open: Option<(f64, f64)>,
+    /// Largest max among `closed` (recomputed when a bucket closes, once a second), ≥ 0.
+    closed_max: f64,
 }
 
 impl WindowMax {
     /// Adds value `x` observed at time `t` (s). Times before the open bucket's start count
     /// in the open bucket (reordering).
     pub fn push(&mut self, t: f64, x: f64) {
-        match self.buckets.back_mut() {
+        match &mut self.open {
             Some((start, max)) if t < *start + BUCKET_S => *max = max.max(x),
-            _ => {
-                self.buckets.push_back((t, x));
-                while self.buckets.len() > WINDOW_BUCKETS + 1 {
-                    self.buckets.pop_front();
+            open => {
+                if let Some(b) = open.replace((t, x)) {
+                    self.closed.push_back(b);
+                    while self.closed.len() > WINDOW_BUCKETS {
+                        self.closed.pop_front();
+                    }
+                    self.closed_max = self.closed.iter().fold(0.0, |a, &(_, m)| a.max(m));
                 }
             }
         }
     }
 
-    /// The largest value in the window, 0 when empty (never below 0).
+    /// The largest value in the window, 0 when empty (never below 0). O(1): it is read for
+    /// every unit aligned.
     pub fn max(&self) -> f64 {
-        self.buckets.iter().fold(0.0, |a, &(_, m)| a.max(m))
+        self.open
+            .map_or(self.closed_max, |(_, m)| self.closed_max.max(m))
     }
 }
 

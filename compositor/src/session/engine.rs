@@ -25,6 +25,23 @@ use crate::output::OutputSink;
 
 /// Mix tick length.
 pub const MIX_TICK: Duration = Duration::from_millis(10);
+
+/// A mixer tuning figure in ms as a `Duration` (clamped to 0..=1 s).
+fn tuning_ms(v: f32) -> Duration {
+    Duration::from_secs_f64(f64::from(v.clamp(0.0, 1000.0)) / 1000.0)
+}
+
+/// How long before its playout time a sample must be in hand for a mixer with `tuning`:
+/// the block starting at `t` is mixed when `t + MIX_TICK` is due, with everything due before
+/// `t + timed depth` released to it (so `timed depth - MIX_TICK` ahead), and samples are
+/// released earlier still by the audio lead (the limiter's look-ahead and `audio_lead`, so
+/// they leave the mixer and the encoder with their picture). 4 ms by default; the aligner's
+/// budget covers it ([`crate::align::AlignConfig::audio_queue`]).
+pub(super) fn audio_ahead(tuning: &mixer::MixerTuning, audio_lead: Duration) -> Duration {
+    tuning_ms(tuning.timed_depth_ms).saturating_sub(MIX_TICK)
+        + tuning_ms(tuning.limiter_lookahead_ms)
+        + audio_lead
+}
 /// Smoothing of a slot's video wait (per shown frame).
 const VIDEO_WAIT_ALPHA: f64 = 0.15;
 
@@ -749,13 +766,9 @@ impl Engine {
         mix + self.cfg.audio_lead
     }
 
-    /// Queue depth of the mixer's timed inputs. Audio due at `t` is released by the mix
-    /// tick of the block starting at `t - depth`, which runs when `t - depth + MIX_TICK` is
-    /// due: audio must be in hand `depth - MIX_TICK` before its playout time.
+    /// Queue depth of the mixer's timed inputs.
     fn timed_depth(&self) -> Duration {
-        Duration::from_secs_f64(
-            f64::from(self.mixer.tuning().timed_depth_ms.clamp(0.0, 1000.0)) / 1000.0,
-        )
+        tuning_ms(self.mixer.tuning().timed_depth_ms)
     }
 
     fn audio_tick(&mut self, ta: Duration) -> Result<(), SessionError> {
@@ -819,10 +832,7 @@ impl Engine {
                         // send in arrival order, which is pts order only up to their jitter,
                         // so a unit past the horizon does not yet mean every unit before it
                         // has arrived. Offline, waiting longer costs nothing.
-                        let slack = Duration::from_secs_f64(
-                            f64::from(self.mixer.tuning().target_depth_ms.clamp(0.0, 1000.0))
-                                / 1000.0,
-                        );
+                        let slack = tuning_ms(self.mixer.tuning().target_depth_ms);
                         let horizon = ta + MIX_TICK + self.timed_depth() + self.audio_lead();
                         self.drain_until(horizon + slack, false);
                     }

@@ -35,9 +35,10 @@
 //!   mixer exactly the samples due before `t` + the mixer's timed depth (12 ms) (gaps become
 //!   silence, overlaps are trimmed, past-due blocks dropped; all counted in
 //!   [`InputStats`]), so the mixer's queue head is the sample due at `t`. Audio must thus be
-//!   in hand 2 ms + the audio lead before it is due, which the aligner's budget covers. A slot's audio is delayed by the mean wait of its video frames
-//!   between their pts and the tick that shows them (the output frame grid), so lip sync
-//!   survives the quantisation to output frames.
+//!   in hand 2 ms + the audio lead before it is due, which the aligner's budget covers. A
+//!   slot's audio is delayed by the mean wait of its video frames between their pts and the
+//!   tick that shows them (the output frame grid), so lip sync survives the quantisation to
+//!   output frames.
 //! - Alignment: sources with RTP timing call [`SessionHandle::align`] (one shared
 //!   [`crate::align::Aligner`] per session, behind a mutex) to get each unit's playout time;
 //!   its per-host figures appear in [`StatsSnapshot::align`].
@@ -392,18 +393,10 @@ impl Session {
     ) -> Result<Session, SessionError> {
         config.validate().map_err(SessionError::Config)?;
         let mut config = config;
-        // Audio enters the mixer ahead of its playout time: the block starting at `t` is
-        // mixed when `t + MIX_TICK` is due, with everything due before `t + timed depth`
-        // released to the mixer; and it is released earlier still by the audio lead (the
-        // limiter's look-ahead and `audio_lead`, so that it leaves the mixer and the encoder
-        // with its picture). So audio must be in hand `timed depth - MIX_TICK + lead` (4 ms
-        // by default) before it is due; the budget covers that on top of the worst audio
-        // path, or audio blocks are late (silence, lip sync off by the shortfall).
-        let tuning = mixer::MixerTuning::default();
-        let ms = |v: f32| Duration::from_secs_f64(f64::from(v.clamp(0.0, 1000.0)) / 1000.0);
-        let ahead = ms(tuning.timed_depth_ms).saturating_sub(MIX_TICK)
-            + ms(tuning.limiter_lookahead_ms)
-            + config.audio_lead;
+        // Audio enters the mixer ahead of its playout time: the budget covers that on top of
+        // the worst audio path, or audio blocks are late (silence, lip sync off by the
+        // shortfall). The engine's mixer runs at the default tuning.
+        let ahead = engine::audio_ahead(&mixer::MixerTuning::default(), config.audio_lead);
         config.align.audio_queue = config.align.audio_queue.max(ahead);
         let renderer =
             FrameRenderer::new(config.compose, gpu, config.canvas).map_err(SessionError::Render)?;
