@@ -203,12 +203,15 @@ fn main() {
         let st = handle.stats();
         if let Some((_, a)) = st.align.first() {
             eprintln!(
-                "t={:5.1} s budget {:.1} ms excess {:.1} ms jitter {:.1} ms grid offset {:.1} ms late ticks {}",
+                "t={:5.1} s budget {:.1} ms (video needs {:.1}, audio {:.1}) excess {:.1} ms jitter {:.1} ms grid offset {:.1} ms ({} steps) late ticks {}",
                 st.media_time.as_secs_f64(),
                 a.budget_ms,
+                a.video_need_ms,
+                a.audio_need_ms,
                 a.excess_ms,
                 a.jitter_ms,
                 st.grid_offset_ms,
+                st.grid_steps,
                 st.late_ticks
             );
         }

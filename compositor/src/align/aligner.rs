@@ -5,9 +5,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use super::floor::{TransitFloor, WindowMax};
+use super::floor::TransitFloor;
 use super::slew::slew_toward;
 use super::unwrap::RtpUnwrapper;
+use super::window::{WindowMax, WindowTop};
 use super::{AlignConfig, AlignError, HostAlignStats, MediaUnit, Playout, TrackKind};
 
 /// Hosts per session.
@@ -67,8 +68,9 @@ struct Track {
     /// a new SSRC (same decoder path).
     processing: WindowMax,
     /// How long after its placement (capture on the session clock, before the budget) each
-    /// unit was ready, over the jitter window, s: what the budget must cover for this track.
-    lateness: WindowMax,
+    /// unit was ready, over the jitter window, s: what the budget must cover for this track
+    /// (all of it for audio, all but [`AlignConfig::video_late_share`] for video).
+    lateness: WindowTop,
 }
 
 impl Track {
@@ -285,6 +287,8 @@ impl Aligner {
             jitter_ms: jitter * 1e3,
             excess_ms: h.excess() * 1e3,
             processing_ms: h.video.processing.max().max(h.audio.processing.max()) * 1e3,
+            video_need_ms: h.needs(&self.cfg).0 * 1e3,
+            audio_need_ms: h.needs(&self.cfg).1 * 1e3,
             budget_ms: self.budget * 1e3,
             drift_ppm: -h.floor.slope() * 1e6,
             av_offset_ms: (h.audio.correction - h.video.correction) * 1e3,
@@ -325,18 +329,26 @@ impl Host {
     }
 
     /// How long after its capture time (on the session clock, before the budget) the
-    /// host's units are ready for playout, worst case over the window and the tracks, s:
-    /// measured per unit as `ready - placement` (network delay + transit rise + processing,
-    /// arrival → decoded, together: their worst cases rarely coincide), plus for audio the
-    /// time it must enter the mixer ahead of its playout (`audio_queue`).
+    /// host's units are ready for playout over the window, worse track, s: measured per unit
+    /// as `ready - placement` (network delay + transit rise + processing, arrival → decoded,
+    /// together: their worst cases rarely coincide). Audio: the worst case, plus the time it
+    /// must enter the mixer ahead of its playout (`audio_queue`). Video: the worst case but
+    /// for a `video_late_share` of frames (a late frame shows one tick late; a late audio
+    /// block would be a gap).
     fn need(&self, cfg: &AlignConfig) -> f64 {
-        let video = self.video.lateness.max();
+        let (video, audio) = self.needs(cfg);
+        video.max(audio)
+    }
+
+    /// What video and audio need of the budget, s (see [`Self::need`]).
+    fn needs(&self, cfg: &AlignConfig) -> (f64, f64) {
+        let video = self.video.lateness.upper(cfg.video_late_share);
         let audio = if self.audio.ssrc.is_some() {
-            self.audio.lateness.max() + secs(cfg.audio_queue)
+            self.audio.lateness.upper(0.0) + secs(cfg.audio_queue)
         } else {
             0.0
         };
-        video.max(audio)
+        (video, audio)
     }
 
     /// Worst jitter excess over the host's tracks, s.

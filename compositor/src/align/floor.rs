@@ -16,7 +16,7 @@ pub const WINDOW_BUCKETS: usize = 30;
 /// Closed buckets needed before a line (and a drift) is fitted.
 pub const MIN_FIT_BUCKETS: usize = 5;
 /// Bucket length, seconds.
-const BUCKET_S: f64 = 1.0;
+pub(super) const BUCKET_S: f64 = 1.0;
 /// Largest drift believed, as a fraction (2000 ppm).
 const MAX_DRIFT: f64 = 2000e-6;
 
@@ -151,45 +151,6 @@ impl TransitFloor {
     }
 }
 
-/// Largest value seen over the same window as [`TransitFloor`] (1 s buckets, the last
-/// [`WINDOW_BUCKETS`] closed ones plus the open one): a track's processing time, from a
-/// unit's arrival to its hand-over decoded. Sans-IO; no allocation after the window fills.
-#[derive(Debug, Clone, Default)]
-pub struct WindowMax {
-    /// `(bucket start, max)` of the closed buckets, oldest first.
-    closed: VecDeque<(f64, f64)>,
-    /// The open bucket.
-    open: Option<(f64, f64)>,
-    /// Largest max among `closed` (recomputed when a bucket closes, once a second), ≥ 0.
-    closed_max: f64,
-}
-
-impl WindowMax {
-    /// Adds value `x` observed at time `t` (s). Times before the open bucket's start count
-    /// in the open bucket (reordering).
-    pub fn push(&mut self, t: f64, x: f64) {
-        match &mut self.open {
-            Some((start, max)) if t < *start + BUCKET_S => *max = max.max(x),
-            open => {
-                if let Some(b) = open.replace((t, x)) {
-                    self.closed.push_back(b);
-                    while self.closed.len() > WINDOW_BUCKETS {
-                        self.closed.pop_front();
-                    }
-                    self.closed_max = self.closed.iter().fold(0.0, |a, &(_, m)| a.max(m));
-                }
-            }
-        }
-    }
-
-    /// The largest value in the window, 0 when empty (never below 0). O(1): it is read for
-    /// every unit aligned.
-    pub fn max(&self) -> f64 {
-        self.open
-            .map_or(self.closed_max, |(_, m)| self.closed_max.max(m))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,21 +172,5 @@ mod tests {
         );
         assert!((f.slope() - 300e-6).abs() < 20e-6, "{}", f.slope());
         assert!((f.excess() - 0.02).abs() < 0.001, "{}", f.excess());
-    }
-
-    #[test]
-    fn window_max_forgets_after_the_window() {
-        let mut m = WindowMax::default();
-        assert_eq!(m.max(), 0.0);
-        m.push(0.0, 0.012);
-        for i in 1..=300u32 {
-            m.push(f64::from(i) * 0.1, 0.003);
-        }
-        // 30 s later the 12 ms is still in the window (30 closed buckets + the open one).
-        assert!((m.max() - 0.012).abs() < 1e-12, "{}", m.max());
-        for i in 301..=330u32 {
-            m.push(f64::from(i) * 0.1, 0.003);
-        }
-        assert!((m.max() - 0.003).abs() < 1e-12, "{}", m.max());
     }
 }

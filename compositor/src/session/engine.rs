@@ -161,7 +161,7 @@ impl Engine {
             },
             mix_errors: 0,
             half_frame: 0.5 / cfg.fps.as_f64().max(1.0),
-            grid_phase: GridPhase::new(1.0 / cfg.fps.as_f64().max(1.0), cfg.align.slew_rate),
+            grid_phase: GridPhase::new(1.0 / cfg.fps.as_f64().max(1.0)),
             phases: Vec::new(),
             cfg,
         };
@@ -680,7 +680,7 @@ impl Engine {
         }
     }
 
-    /// Moves the output ticks' phase one step toward the coherent hosts' frames (see
+    /// Steps the output ticks' phase when it is off for the coherent hosts' frames (see
     /// [`super::phase`]): slots that showed a new frame within the last 200 ms and run at
     /// the output rate.
     fn lock_phase(&mut self, now: Duration) {
@@ -698,7 +698,16 @@ impl Engine {
                 self.phases.push(p);
             }
         }
+        let steps = self.grid_phase.steps();
         let offset = self.grid_phase.update(&self.phases);
+        if self.grid_phase.steps() != steps {
+            self.stats.grid_steps.fetch_add(1, Ordering::Relaxed);
+            info!(
+                offset_ms = offset * 1e3,
+                hosts = self.phases.len(),
+                "output ticks stepped to the hosts' frame phase"
+            );
+        }
         self.stats
             .grid_offset_us
             .store((offset * 1e6) as i64, Ordering::Relaxed);
@@ -745,10 +754,12 @@ impl Engine {
         Ok(())
     }
 
-    /// Session time of video tick `k`: the exact grid plus the phase offset (never before
-    /// the grid's previous tick: the offset is within a frame and moves 1 % per frame).
+    /// Session time of video tick `k`: the exact grid (shifted by the whole frames the
+    /// phase lock folded out of its offset) plus the phase offset (within half a frame;
+    /// a step moves the ticks after it by under half a frame, so ticks stay in order).
     fn tick_time(&self, k: u64) -> Duration {
-        let grid = self.cfg.fps.frame_time(k);
+        let index = k.saturating_add_signed(self.grid_phase.index_shift());
+        let grid = self.cfg.fps.frame_time(index);
         let off = self.grid_phase.offset();
         if off >= 0.0 {
             grid + Duration::from_secs_f64(off)
@@ -873,6 +884,7 @@ impl Engine {
             frames: self.stats.frames.load(Ordering::Relaxed),
             audio_blocks: self.stats.audio_blocks.load(Ordering::Relaxed),
             late_ticks: self.stats.late_ticks.load(Ordering::Relaxed),
+            grid_steps: self.stats.grid_steps.load(Ordering::Relaxed),
             sink: self.sink.stats(),
             wall: wall_start.elapsed(),
         };

@@ -21,9 +21,9 @@
 //! ## Time
 //! - Session time is a `Duration` from the first output tick (0). Video tick `k` is at
 //!   `k * den / num` seconds exactly (no accumulated rounding) plus, in real time with
-//!   `SessionConfig::phase_lock` (off by default), the
-//!   [`phase`] offset (within one frame, slewed 1 % per frame: the ticks move to fall just
-//!   after the frames of hosts running at the output rate); its output pts is that time. Mix tick `m` covers
+//!   `SessionConfig::phase_lock` (on by default), the [`phase`] offset: the ticks step, now
+//!   and then by under half a frame, to fall just after the frames of hosts running at the
+//!   output rate; its output pts is that time. Mix tick `m` covers
 //!   `[m * 10 ms, (m + 1) * 10 ms)`. Ticks are processed in time order (video first on ties).
 //! - Input frames carry a `pts` on the session clock; at each video tick a slot shows its
 //!   newest frame with `pts <= tick`; older unshown ones are counted as skipped, frames older
@@ -103,6 +103,8 @@ pub struct SessionReport {
     pub audio_blocks: u64,
     /// Real-time ticks skipped because rendering fell behind.
     pub late_ticks: u64,
+    /// Steps of the output ticks ([`phase`]): each made one output frame irregular.
+    pub grid_steps: u64,
     /// Sink counters.
     pub sink: SinkStats,
     /// Wall-clock time the session ran.
@@ -134,6 +136,8 @@ pub struct SharedStats {
     pub media_ns: AtomicU64,
     /// Offset of the output ticks from the exact frame grid, µs ([`phase`]).
     pub grid_offset_us: std::sync::atomic::AtomicI64,
+    /// Steps of the output ticks ([`phase`]): each made one output frame irregular.
+    pub grid_steps: AtomicU64,
     /// True once the session thread has finished.
     pub ended: AtomicBool,
     /// Per-input counters.
@@ -177,6 +181,8 @@ pub struct StatsSnapshot {
     /// Offset of the output ticks from the exact frame grid, ms ([`phase`]; 0 offline or
     /// with no host at the output rate).
     pub grid_offset_ms: f64,
+    /// Steps of the output ticks so far: each made one output frame longer or shorter.
+    pub grid_steps: u64,
     /// Finished?
     pub ended: bool,
     /// Per input.
@@ -346,6 +352,7 @@ impl SessionHandle {
             render_ms_max: s.render_ns_max.load(Ordering::Relaxed) as f64 / 1e6,
             media_time: Duration::from_nanos(s.media_ns.load(Ordering::Relaxed)),
             grid_offset_ms: s.grid_offset_us.load(Ordering::Relaxed) as f64 / 1e3,
+            grid_steps: s.grid_steps.load(Ordering::Relaxed),
             ended: s.ended.load(Ordering::Relaxed),
             inputs,
             audio: s.audio.lock().unwrap_or_else(|e| e.into_inner()).clone(),
