@@ -281,14 +281,15 @@ impl Aligner {
             .filter(|k| !k.on_sender_clock() && k.local.has_data())
             .map(|k| k.local.jitter())
             .fold(jitter, f64::max);
+        let (video_need, audio_need) = h.needs(&self.cfg);
         Some(HostAlignStats {
             transit_offset_ms: h.floor.floor(t) * 1e3,
             delay_ms: h.delay(&self.cfg) * 1e3,
             jitter_ms: jitter * 1e3,
             excess_ms: h.excess() * 1e3,
             processing_ms: h.video.processing.max().max(h.audio.processing.max()) * 1e3,
-            video_need_ms: h.needs(&self.cfg).0 * 1e3,
-            audio_need_ms: h.needs(&self.cfg).1 * 1e3,
+            video_need_ms: video_need * 1e3,
+            audio_need_ms: audio_need * 1e3,
             budget_ms: self.budget * 1e3,
             drift_ppm: -h.floor.slope() * 1e6,
             av_offset_ms: (h.audio.correction - h.video.correction) * 1e3,

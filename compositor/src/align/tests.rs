@@ -63,6 +63,15 @@ impl Sim {
         }
     }
 
+    /// A second host's camera (SSRC 9), `delay` s away.
+    fn video_far(delay: f64) -> Self {
+        Sim {
+            ssrc: 9,
+            delay,
+            ..Sim::video()
+        }
+    }
+
     fn audio() -> Self {
         Sim {
             kind: TrackKind::Audio,
@@ -324,9 +333,7 @@ fn reordered_frames_keep_their_place() {
 fn hosts_with_different_delays_play_same_instants_together() {
     let mut al = Aligner::new(trusted()).unwrap();
     let a = Sim::video();
-    let mut b = Sim::video();
-    b.ssrc = 9;
-    b.delay = 0.080;
+    let mut b = Sim::video_far(0.080);
     b.jitter = 0.020;
     b.clock_err = 0.002; // a slightly off but synchronised clock
     let outs = run(&mut al, &[("a", a), ("b", b)], 0.0, 30.0, 7);
@@ -442,9 +449,7 @@ fn same_instant_units_of_hosts_far_apart_get_one_budget_while_it_slews() {
     // they would be 1 % × 300 ms = 3 ms apart for as long as the budget moves.
     let mut al = Aligner::new(trusted()).unwrap();
     let a = Sim::video();
-    let mut b = Sim::video();
-    b.ssrc = 9;
-    b.delay = 0.305;
+    let b = Sim::video_far(0.305);
     let outs = run(&mut al, &[("a", a), ("b", b)], 0.0, 30.0, 11);
     let slewing: Vec<f64> = outs[0]
         .iter()
