@@ -202,8 +202,9 @@ fn main() {
         std::thread::sleep(Duration::from_secs(5).min(until - Instant::now()));
         let st = handle.stats();
         if let Some((_, a)) = st.align.first() {
+            let au = st.inputs.first().map(|(_, s)| *s).unwrap_or_default();
             eprintln!(
-                "t={:5.1} s budget {:.1} ms (video needs {:.1}, audio {:.1}) excess {:.1} ms jitter {:.1} ms grid offset {:.1} ms ({} steps) late ticks {}",
+                "t={:5.1} s budget {:.1} ms (video needs {:.1}, audio {:.1}) excess {:.1} ms jitter {:.1} ms grid offset {:.1} ms ({} steps) late ticks {}; audio frames gap {} trim {} stretched {}, late blocks {}",
                 st.media_time.as_secs_f64(),
                 a.budget_ms,
                 a.video_need_ms,
@@ -212,7 +213,11 @@ fn main() {
                 a.jitter_ms,
                 st.grid_offset_ms,
                 st.grid_steps,
-                st.late_ticks
+                st.late_ticks,
+                au.audio_gap_frames,
+                au.audio_trimmed_frames,
+                au.audio_stretched_frames,
+                au.audio_late
             );
         }
     }

@@ -332,10 +332,10 @@ impl Host {
     /// How long after its capture time (on the session clock, before the budget) the
     /// host's units are ready for playout over the window, worse track, s: measured per unit
     /// as `ready - placement` (network delay + transit rise + processing, arrival → decoded,
-    /// together: their worst cases rarely coincide). Audio: the worst case, plus the time it
-    /// must enter the mixer ahead of its playout (`audio_queue`). Video: the worst case but
-    /// for a `video_late_share` of frames (a late frame shows one tick late; a late audio
-    /// block would be a gap).
+    /// together: their worst cases rarely coincide), but for the latest `video_late_share`
+    /// of frames (a late frame shows one tick late) and `audio_late_share` of audio blocks
+    /// (a late block is a short faded gap). Audio adds the time it must enter the mixer
+    /// ahead of its playout (`audio_queue`).
     fn need(&self, cfg: &AlignConfig) -> f64 {
         let (video, audio) = self.needs(cfg);
         video.max(audio)
@@ -345,7 +345,7 @@ impl Host {
     fn needs(&self, cfg: &AlignConfig) -> (f64, f64) {
         let video = self.video.lateness.upper(cfg.video_late_share);
         let audio = if self.audio.ssrc.is_some() {
-            self.audio.lateness.upper(0.0) + secs(cfg.audio_queue)
+            self.audio.lateness.upper(cfg.audio_late_share) + secs(cfg.audio_queue)
         } else {
             0.0
         };

@@ -23,8 +23,9 @@
 //!   ready, worst case over a 30 s window and over each host's tracks (`network delay +
 //!   transit rise + processing time`, arrival → decoded, measured when the caller passes
 //!   [`MediaUnit::ready`]; plus `audio_queue` for audio, which enters the mixer's queue that
-//!   long before its playout time; for video all but the latest `video_late_share` of
-//!   frames, 1 %), plus a margin, clamped to `min_budget..=max_budget`.
+//!   long before its playout time; all but the latest `video_late_share` of frames, 1 %,
+//!   and `audio_late_share` of audio blocks, 0.5 %), plus a margin, clamped to
+//!   `min_budget..=max_budget`.
 //! - **Nothing jumps**: every change of a mapping (new report, first report, new SSRC, new
 //!   floor estimate, budget change) is absorbed into a correction that slews back to zero at
 //!   most `slew_rate` seconds per second of arrival time (default 1 %).
@@ -40,6 +41,7 @@
 
 mod aligner;
 mod floor;
+mod joined;
 mod placer;
 mod slew;
 mod unwrap;
@@ -84,8 +86,15 @@ pub struct AlignConfig {
     /// lateness up to this upper quantile of the window (at most 15
     /// frames skipped), not its maximum. A late frame is shown at the next output tick and
     /// counted (`late_frames`); the rarest spikes of a loaded decoder then no longer hold
-    /// the whole session up to 30 ms later for 30 s. Audio is always covered in full.
+    /// the whole session up to 30 ms later for 30 s.
     pub video_late_share: f64,
+    /// Share of audio blocks (0..=0.05) the budget may leave late, as for video: a late
+    /// block is dropped (the placer fades around the gap, counted as `audio_late`). As a
+    /// receiver's jitter buffer does (WebRTC's NetEq aims at a high percentile of the delay,
+    /// not its maximum), one stall of the sender's audio path no longer holds the whole
+    /// session 20–40 ms later for 30 s: measured on the bench, the worst audio block needed
+    /// 39.7 ms where all but 0.5 % needed 14.2 ms.
+    pub audio_late_share: f64,
 }
 
 impl Default for AlignConfig {
@@ -106,6 +115,9 @@ impl Default for AlignConfig {
             // 1 %: the bar for same-instant frames is 99 %; the margin still covers
             // a frame just past the quantile.
             video_late_share: 0.01,
+            // 0.5 %: at most 7 of the 1,500 20-ms packets of the 30 s window, a few short
+            // faded gaps in 30 s, and only when the sender's path stalls.
+            audio_late_share: 0.005,
         }
     }
 }
@@ -129,11 +141,15 @@ impl AlignConfig {
                 "margin and audio_queue must be <= 1 s".into(),
             ));
         }
-        if !(0.0..=0.05).contains(&self.video_late_share) {
-            return Err(AlignError::Config(format!(
-                "video_late_share {} must be within 0..=0.05",
-                self.video_late_share
-            )));
+        for (name, share) in [
+            ("video_late_share", self.video_late_share),
+            ("audio_late_share", self.audio_late_share),
+        ] {
+            if !(0.0..=0.05).contains(&share) {
+                return Err(AlignError::Config(format!(
+                    "{name} {share} must be within 0..=0.05"
+                )));
+            }
         }
         Ok(())
     }
@@ -204,8 +220,9 @@ pub struct HostAlignStats {
     /// What this host's video needs of the budget (ready − capture on the session clock,
     /// the window's upper quantile by `video_late_share`), ms.
     pub video_need_ms: f64,
-    /// What this host's audio needs of the budget (the window's worst ready − capture, plus
-    /// `audio_queue`), ms; 0 without audio.
+    /// What this host's audio needs of the budget (ready − capture on the session clock,
+    /// the window's upper quantile by `audio_late_share`, plus `audio_queue`), ms; 0 without
+    /// audio.
     pub audio_need_ms: f64,
     /// The session's current latency budget, ms.
     pub budget_ms: f64,

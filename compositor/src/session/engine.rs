@@ -546,6 +546,10 @@ impl Engine {
                     after.trimmed_frames - before.trimmed_frames,
                     Ordering::Relaxed,
                 );
+                c.audio_stretched_frames.fetch_add(
+                    after.stretched_frames - before.stretched_frames,
+                    Ordering::Relaxed,
+                );
             }
             if rel.frames == 0 {
                 continue;

@@ -52,6 +52,8 @@ pub struct InputCounters {
     pub audio_gap_frames: AtomicU64,
     /// Audio frames trimmed because they overlapped earlier audio or were past due.
     pub audio_trimmed_frames: AtomicU64,
+    /// Audio frames released while time-stretching (the timing moved by less than 10 ms).
+    pub audio_stretched_frames: AtomicU64,
 }
 
 /// A snapshot of [`InputCounters`].
@@ -73,6 +75,8 @@ pub struct InputStats {
     pub audio_gap_frames: u64,
     /// Audio trimmed (overlap or past due), frames.
     pub audio_trimmed_frames: u64,
+    /// Audio released time-stretched, frames.
+    pub audio_stretched_frames: u64,
 }
 
 impl InputCounters {
@@ -87,6 +91,7 @@ impl InputCounters {
             audio_late: self.audio_late.load(Ordering::Relaxed),
             audio_gap_frames: self.audio_gap_frames.load(Ordering::Relaxed),
             audio_trimmed_frames: self.audio_trimmed_frames.load(Ordering::Relaxed),
+            audio_stretched_frames: self.audio_stretched_frames.load(Ordering::Relaxed),
         }
     }
 }
