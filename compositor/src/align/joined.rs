@@ -138,16 +138,19 @@ impl JoinedAudio {
         s
     }
 
-    /// Moves the read position to the nearest whole frame (< 0.5 frame: an inaudible
-    /// shift), so that a stream read at step 1 is copied, not interpolated.
-    pub(super) fn snap(&mut self) {
-        self.pos = self.pos.round().min(self.frames() as f64);
+    /// Whether the read position is on a whole frame (reading at step 1 copies frames).
+    pub(super) fn on_frame(&self) -> bool {
+        self.pos.fract() == 0.0
     }
 
     /// Appends to `out` up to `n` frames read at `step` frames apart from the read position,
     /// stopping before a frame that needs audio not joined yet. Returns the frames written.
-    pub(super) fn read(&mut self, step: f64, n: usize, out: &mut Vec<f32>) -> usize {
+    /// With `land`, the position is set on the first whole frame it passes (a move of at
+    /// most `|step - 1|` frame) and read at step 1 from there: the way back to copying
+    /// frames without a jump of up to half a frame.
+    pub(super) fn read(&mut self, step: f64, land: bool, n: usize, out: &mut Vec<f32>) -> usize {
         let (frames, ch) = (self.frames(), self.ch);
+        let mut step = step;
         let mut written = 0;
         while written < n {
             let i = self.pos.floor() as usize; // pos >= 0
@@ -174,7 +177,19 @@ impl JoinedAudio {
                     out.push(w[0] * y(im1) + w[1] * y(i) + w[2] * y(i + 1) + w[3] * y(i + 2));
                 }
             }
-            self.pos += step;
+            let next = self.pos + step;
+            if land && step != 1.0 {
+                // Signed offsets from the nearest whole frame before and after: a change of
+                // sign by less than a frame is the crossing.
+                let (r0, r1) = (self.pos - self.pos.round(), next - next.round());
+                if r1 == 0.0 || (r0.signum() != r1.signum() && (r1 - r0).abs() < 0.5) {
+                    self.pos = next.round();
+                    step = 1.0;
+                    written += 1;
+                    continue;
+                }
+            }
+            self.pos = next;
             written += 1;
         }
         self.compact();
@@ -216,7 +231,7 @@ mod tests {
         j.append(1.0035, &[4.0, 5.0]);
         assert_eq!(j.end_pts(), Some(1.0055));
         let mut out = Vec::new();
-        assert_eq!(j.read(1.0, 10, &mut out), 5);
+        assert_eq!(j.read(1.0, false, 10, &mut out), 5);
         assert_eq!(out, vec![1.0, 2.0, 3.0, 4.0, 5.0]);
         assert!((j.read_pts().unwrap_or(0.0) - 1.0055).abs() < 1e-12);
     }
@@ -228,7 +243,7 @@ mod tests {
         let ramp: Vec<f32> = (0..20).flat_map(|i| [i as f32, -(i as f32)]).collect();
         j.append(0.0, &ramp);
         let mut out = Vec::new();
-        let n = j.read(1.02, 100, &mut out);
+        let n = j.read(1.02, false, 100, &mut out);
         // Stops while the cubic still has its two frames ahead.
         assert!(n > 10 && n < 19, "{n}");
         for (k, f) in out.chunks_exact(2).enumerate() {
@@ -241,6 +256,24 @@ mod tests {
     }
 
     #[test]
+    fn landing_moves_onto_a_whole_frame_without_a_jump_then_copies() {
+        let mut j = JoinedAudio::new(1000.0, 1);
+        j.restart_at(0.0);
+        let ramp: Vec<f32> = (0..200).map(|i| i as f32).collect();
+        j.append(0.0, &ramp);
+        j.skip(5.7);
+        let mut out = Vec::new();
+        assert_eq!(j.read(1.01, true, 100, &mut out), 100);
+        assert!(j.on_frame());
+        // Moved by 0.01 frame per frame until the whole frame 36 (5.7 + 30 * 1.01 = 36.0),
+        // exact copies from there, never a step of more than 1.01.
+        assert!(out.windows(2).all(|w| (w[1] - w[0] - 1.0).abs() <= 0.0101), "{out:?}");
+        let exact = out.iter().position(|&v| v == 36.0).unwrap_or(usize::MAX);
+        assert!(exact <= 31, "{out:?}");
+        assert!(out[exact..].windows(2).all(|w| w[1] - w[0] == 1.0));
+    }
+
+    #[test]
     fn compaction_keeps_the_timing() {
         let mut j = JoinedAudio::new(48_000.0, 1);
         j.restart_at(0.0);
@@ -248,7 +281,7 @@ mod tests {
             j.append(f64::from(b) * 0.02, &[0.25; 960]);
         }
         let mut out = Vec::new();
-        assert_eq!(j.read(1.0, 10_000, &mut out), 10_000);
+        assert_eq!(j.read(1.0, false, 10_000, &mut out), 10_000);
         assert!((j.read_pts().unwrap_or(0.0) - 10_000.0 / 48_000.0).abs() < 1e-9);
         assert!(j.buf.len() < 19_200);
         let (pts, rest) = j.take_unread().unwrap_or((0.0, Vec::new()));
