@@ -267,7 +267,10 @@ mod tests {
         assert!(j.on_frame());
         // Moved by 0.01 frame per frame until the whole frame 36 (5.7 + 30 * 1.01 = 36.0),
         // exact copies from there, never a step of more than 1.01.
-        assert!(out.windows(2).all(|w| (w[1] - w[0] - 1.0).abs() <= 0.0101), "{out:?}");
+        assert!(
+            out.windows(2).all(|w| (w[1] - w[0] - 1.0).abs() <= 0.0101),
+            "{out:?}"
+        );
         let exact = out.iter().position(|&v| v == 36.0).unwrap_or(usize::MAX);
         assert!(exact <= 31, "{out:?}");
         assert!(out[exact..].windows(2).all(|w| w[1] - w[0] == 1.0));
