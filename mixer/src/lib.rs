@@ -70,7 +70,7 @@ pub use crate::dynamics::{db_to_lin, lin_to_db};
 pub use crate::input::{InputState, InputStats};
 pub use crate::levels::Levels;
 pub use crate::mixer::{MAX_GAIN_DB, MIN_GAIN_DB, Mixer};
-pub use crate::resample::{OutputConverter, ResampleQuality};
+pub use crate::resample::{OutputConverter, ResampleQuality, cubic_weights};
 
 use thiserror::Error;
 

@@ -325,6 +325,22 @@ impl InterpResampler {
     }
 }
 
+/// Weights of the 4-point cubic (Lagrange) interpolator for the points at −1, 0, 1, 2 around
+/// a position whose fractional part is `x` (0 ≤ x < 1): the kernel of the mixer's drift
+/// correction, shared with the compositor's audio placer.
+#[inline]
+pub fn cubic_weights(x: f32) -> [f32; 4] {
+    let xm1 = x - 1.0;
+    let xp1 = x + 1.0;
+    let xm2 = x - 2.0;
+    [
+        -x * xm1 * xm2 * (1.0 / 6.0),
+        xp1 * xm1 * xm2 * 0.5,
+        -x * xp1 * xm2 * 0.5,
+        x * xp1 * xm1 * (1.0 / 6.0),
+    ]
+}
+
 /// Interpolates `out.len() / CH` frames from `buf` (history + chunk, interleaved `CH`).
 /// Frame k is interpolated at `start + k·step + d·k(k+1)/2` (a linearly ramped step), where
 /// a position's integer part is the index in `buf` of the cubic's point at −1.
@@ -342,13 +358,7 @@ fn cubic_block<const CH: usize>(buf: &[f32], out: &mut [f32], start: f64, step: 
         let i = p as usize; // p >= 0: truncation is floor
         let x = (p - i as f64) as f32;
         let i = i.min(last_i);
-        let xm1 = x - 1.0;
-        let xp1 = x + 1.0;
-        let xm2 = x - 2.0;
-        let w0 = -x * xm1 * xm2 * (1.0 / 6.0);
-        let w1 = xp1 * xm1 * xm2 * 0.5;
-        let w2 = -x * xp1 * xm2 * 0.5;
-        let w3 = x * xp1 * xm1 * (1.0 / 6.0);
+        let [w0, w1, w2, w3] = cubic_weights(x);
         let y = &buf[i * CH..i * CH + 4 * CH];
         for c in 0..CH {
             frame[c] = w0 * y[c] + w1 * y[CH + c] + w2 * y[2 * CH + c] + w3 * y[3 * CH + c];

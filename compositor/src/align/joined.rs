@@ -123,12 +123,10 @@ impl JoinedAudio {
     pub(super) fn fade_out_tail(&mut self, frames: usize) {
         let first_unread = self.pos.ceil() as usize;
         let n = frames.min(self.frames().saturating_sub(first_unread));
-        let start = self.frames() - n;
-        let ch = self.ch;
-        for (k, frame) in self.buf[start * ch..].chunks_exact_mut(ch).enumerate() {
-            let g = (n - k) as f32 / (n + 1) as f32;
-            frame.iter_mut().for_each(|s| *s *= g);
-        }
+        let start = (self.frames() - n) * self.ch;
+        ramp(&mut self.buf[start..], self.ch, |k| {
+            (n - k) as f32 / (n + 1) as f32
+        });
     }
 
     /// Moves the read position forward by up to `frames`; returns how far it moved.
@@ -148,9 +146,14 @@ impl JoinedAudio {
     /// With `land`, the position is set on the first whole frame it passes (a move of at
     /// most `|step - 1|` frame) and read at step 1 from there: the way back to copying
     /// frames without a jump of up to half a frame.
+    /// A position already on a whole frame has landed: read at step 1.
     pub(super) fn read(&mut self, step: f64, land: bool, n: usize, out: &mut Vec<f32>) -> usize {
         let (frames, ch) = (self.frames(), self.ch);
-        let mut step = step;
+        let (mut step, land) = if land && self.on_frame() {
+            (1.0, false)
+        } else {
+            (step, land)
+        };
         let mut written = 0;
         while written < n {
             let i = self.pos.floor() as usize; // pos >= 0
@@ -165,13 +168,7 @@ impl JoinedAudio {
                     break;
                 }
                 let im1 = i.saturating_sub(1);
-                let (xm1, xp1, xm2) = (x - 1.0, x + 1.0, x - 2.0);
-                let w = [
-                    -x * xm1 * xm2 / 6.0,
-                    xp1 * xm1 * xm2 * 0.5,
-                    -x * xp1 * xm2 * 0.5,
-                    x * xp1 * xm1 / 6.0,
-                ];
+                let w = mixer::cubic_weights(x);
                 for c in 0..ch {
                     let y = |j: usize| self.buf[j * ch + c];
                     out.push(w[0] * y(im1) + w[1] * y(i) + w[2] * y(i + 1) + w[3] * y(i + 2));
@@ -215,6 +212,15 @@ impl JoinedAudio {
             a.0 -= d;
         }
         self.anchors.push_front((0, p0));
+    }
+}
+
+/// Multiplies frame `j` of `frames` (interleaved, `ch` channels) by `gain(j)`, clamped to
+/// 0..=1: the fades around gaps and corrections.
+pub(super) fn ramp(frames: &mut [f32], ch: usize, gain: impl Fn(usize) -> f32) {
+    for (j, f) in frames.chunks_exact_mut(ch).enumerate() {
+        let g = gain(j).clamp(0.0, 1.0);
+        f.iter_mut().for_each(|s| *s *= g);
     }
 }
 

@@ -38,7 +38,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::joined::JoinedAudio;
+use super::joined::{JoinedAudio, ramp};
 
 /// Largest pts difference (s) between a block and the end of the audio before it that is
 /// joined sample-contiguous (the read rate absorbs it); beyond: silence or trim.
@@ -235,12 +235,12 @@ impl AudioPlacer {
         // Within the deadband, a position between frames moves on to the next whole frame
         // (at least 0.1 % off step 1) and is copied from there.
         let land = self.dip == Dip::None && e.abs() < DEADBAND && !self.joined.on_frame();
-        let step = if self.dip != Dip::None || (e.abs() < DEADBAND && !land) {
-            1.0
-        } else if land {
+        let step = if land {
             1.0 + (e / STRETCH_TAU).abs().max(LAND_STEP).copysign(e)
-        } else {
+        } else if self.dip == Dip::None && e.abs() >= DEADBAND {
             1.0 + (e / STRETCH_TAU).clamp(-MAX_STRETCH, MAX_STRETCH)
+        } else {
+            1.0
         };
         while rel.frames < room {
             let n = self.release_part(step, land, room - rel.frames, out, &mut rel);
@@ -288,8 +288,8 @@ impl AudioPlacer {
                         Then::Silence(0) => Dip::FadeIn { done: 0 },
                         Then::Silence(s) => Dip::Silence { left: s },
                         Then::Skip => {
-                            let e = self.out_pos + n as f64 / self.rate
-                                - (self.joined.read_pts().unwrap_or(0.0) + self.shift);
+                            // The error as the frames just read leave it.
+                            let e = self.timing_error().unwrap_or(0.0) + n as f64 / self.rate;
                             self.skip(e);
                             Dip::FadeIn { done: 0 }
                         }
@@ -328,9 +328,6 @@ impl AudioPlacer {
     fn read(&mut self, step: f64, land: bool, n: usize, out: &mut Vec<f32>) -> usize {
         let mut got = 0;
         loop {
-            // Landed on a whole frame in an earlier part: on at step 1.
-            let landed = land && got > 0 && self.joined.on_frame();
-            let (step, land) = if landed { (1.0, false) } else { (step, land) };
             got += self.joined.read(step, land, n - got, out);
             if got == n || !self.join_one() {
                 return got;
@@ -405,20 +402,13 @@ impl AudioPlacer {
             let gap = gap.min(self.max_frames);
             self.joined.append_silence(gap);
             self.counters.gap_frames += gap as u64;
-            ramp(&mut samples, ch, |j| {
-                ((j + 1) as f32 / self.fade as f32).min(1.0)
+            let head = samples.len().min(self.fade * ch);
+            ramp(&mut samples[..head], ch, |j| {
+                (j + 1) as f32 / self.fade as f32
             });
         }
         self.joined.append(start, &samples);
         true
-    }
-}
-
-/// Multiplies frame `j` of `frames` (interleaved, `ch` channels) by `gain(j)`.
-fn ramp(frames: &mut [f32], ch: usize, gain: impl Fn(usize) -> f32) {
-    for (j, f) in frames.chunks_exact_mut(ch).enumerate() {
-        let g = gain(j).clamp(0.0, 1.0);
-        f.iter_mut().for_each(|s| *s *= g);
     }
 }
 
