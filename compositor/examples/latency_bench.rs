@@ -24,7 +24,7 @@
 //!   priming (1024 samples) the file does not record, and the figure is printed less it too;
 //!   `lead` sets `audio_lead` to the priming so the file itself plays in sync, which makes
 //!   audio due 21.3 ms earlier: the budget, and the added latency, grow by that much.
-//! - `lock`: the session's output phase lock ([`compositor::session::phase`]) on; `nolock`
+//! - `lock`: the session's output phase lock ([`compositor_core::session::phase`]) on; `nolock`
 //!   keeps the exact frame grid (the grid wait is then a random phase per run, 0–33 ms).
 //!
 //! The publisher is GStreamer `webrtcbin` in this process (the stamped test host of
@@ -44,12 +44,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use align_whip_support::{StampPublisher, VideoFeed, preencode};
-use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::ingest::WhipConfig;
-use compositor::measure::latency::added_latency;
-use compositor::measure::{HostRegion, StampedHost, analyze_decoded, decode_file};
-use compositor::output::{EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat};
-use compositor::session::{Session, SessionConfig};
+use compositor_core::session::SessionConfig;
+use compositor_devkit::measure::latency::added_latency;
+use compositor_devkit::measure::{HostRegion, StampedHost, analyze_decoded, decode_file};
+use compositor_media::output::{
+    EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat,
+};
+use compositor_render::gpu::{AdapterChoice, GpuContext};
+use compositor_webrtc::ingest::WhipConfig;
 use layouts::{Layout, Scene, Size};
 use whip_support::{TOKEN, TestDirectory, local_ip, serve_whip};
 
@@ -122,7 +124,7 @@ fn main() {
             height: h,
             fps_num: 30,
             fps_den: 1,
-            matrix: compositor::frame::ColorMatrix::for_height(h),
+            matrix: compositor_core::frame::ColorMatrix::for_height(h),
             sample_rate: 48_000,
             channels: 2,
         },
@@ -146,10 +148,11 @@ fn main() {
             encoded.lock().unwrap().push((pts, Instant::now()));
         }));
     }
-    let gpu = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
-    let mut session = Session::start(cfg, gpu, Box::new(enc)).unwrap();
+    let gpu = GpuContext::shared(AdapterChoice::Auto).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu, Box::new(enc)).unwrap();
     let handle = session.handle();
-    let log = handle.enable_latency_log();
+    let log = Arc::new(compositor_devkit::measure::latency::LatencyLog::default());
+    handle.set_arrival_probe(log.clone());
     let directory = Arc::new(TestDirectory::default());
     directory.add(
         "s1",

@@ -3,8 +3,8 @@
 //!
 //! `cargo run --release -p compositor --example render_bench -- [inputs] [canvas WxH] [frames]`
 
-use compositor::bench::{RenderBenchOptions, run_render};
-use compositor::gpu::AdapterChoice;
+use compositor_devkit::bench::{RenderBenchOptions, run_render};
+use compositor_render::gpu::AdapterChoice;
 use layouts::Size;
 
 fn main() -> anyhow::Result<()> {
@@ -27,11 +27,11 @@ fn main() -> anyhow::Result<()> {
         canvas: Size::new(w.parse()?, h.parse()?),
         frames,
         warmup: 20,
-        adapter: AdapterChoice::from_env()?,
+        adapter: AdapterChoice::Auto,
         // The GPU renderer unless COMPOSITOR_COMPOSE says otherwise (auto: cpu on lavapipe).
         compose: match std::env::var("COMPOSITOR_COMPOSE") {
             Ok(v) => v.parse().map_err(anyhow::Error::msg)?,
-            Err(_) => compositor::compose::ComposeChoice::Gpu,
+            Err(_) => compositor_core::render::ComposeChoice::Gpu,
         },
     };
     run_render(&opts)?;

@@ -17,10 +17,10 @@ use std::process::{Child, Command};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::ingest::WhipConfig;
-use compositor::output::NullSink;
-use compositor::session::{Fps, Session, SessionConfig};
+use compositor_core::session::{Fps, SessionConfig};
+use compositor_media::output::NullSink;
+use compositor_render::gpu::{AdapterChoice, GpuContext};
+use compositor_webrtc::ingest::WhipConfig;
 use layouts::{Layout, Scene, Size};
 use whip_support::{
     PublishSpec, Publisher, TOKEN, TestDirectory, VideoCodec, local_ip, serve_whip,
@@ -80,7 +80,7 @@ fn main() {
 
     whip_support::init_tracing();
     gstreamer::init().unwrap();
-    let gpu = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
+    let gpu = GpuContext::shared(AdapterChoice::Auto).unwrap();
     let mut cfg = SessionConfig::new(Scene {
         layout: Layout::Grid {
             inputs: vec!["host".into()],
@@ -93,7 +93,8 @@ fn main() {
     cfg.canvas = Size::new(16, 16);
     cfg.fps = Fps::new(1, 1);
     cfg.initial_inputs = vec!["host".into()];
-    let mut session = Session::start(cfg, gpu, Box::new(NullSink::default())).unwrap();
+    let mut session =
+        compositor_render::start_session(cfg, gpu, Box::new(NullSink::default())).unwrap();
     let handle = session.handle();
     let directory = Arc::new(TestDirectory::default());
     directory.add(

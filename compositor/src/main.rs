@@ -7,18 +7,23 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use compositor::bench::{RenderBenchOptions, run_render};
-use compositor::bench_e2e::{
+use compositor_core::outputs::{EncoderKind, EncoderSettings, OutputSpec};
+use compositor_core::render::ComposeChoice;
+use compositor_core::session::Fps;
+use compositor_devkit::bench::{RenderBenchOptions, run_render};
+use compositor_devkit::bench_e2e::{
     E2eOptions, WorkerOptions, bench_encoder, run as run_e2e, worker as e2e_worker,
 };
-use compositor::demo::{DemoOptions, run as run_demo};
-use compositor::gpu::AdapterChoice;
-use compositor::measure::{HostRegion, analyze_file};
-use compositor::output::{EncoderKind, EncoderSettings, OutputSpec};
-use compositor::server::config::{FlagOverrides, ServeConfig};
-use compositor::session::Fps;
-use compositor::stream::{LiveOptions, run as run_stream};
+use compositor_devkit::demo::{DemoOptions, run as run_demo};
+use compositor_devkit::measure::{HostRegion, analyze_file};
+use compositor_devkit::stream::{LiveOptions, run as run_stream};
+use compositor_render::gpu::AdapterChoice;
 use layouts::Size;
+use serve_config::FlagOverrides;
+
+mod ctl;
+mod gpu_env;
+mod serve_config;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -69,7 +74,7 @@ enum Cmd {
         preset: String,
     },
     /// Measure lip sync and cross-host alignment in a recording of stamped test hosts
-    /// (see `compositor::measure`): per host the audio-minus-video offset of each beep, and
+    /// (see `compositor_devkit::measure`): per host the audio-minus-video offset of each beep, and
     /// across hosts the share of output frames showing same-instant pictures and the gap
     /// between same-instant beeps.
     Analyze {
@@ -88,7 +93,7 @@ enum Cmd {
     },
     /// Run the server: gRPC control API, HTTP (metrics, WHIP), sessions on the GPU.
     Serve {
-        /// TOML config file (see compositor::server::config for the keys).
+        /// TOML config file (see compositor/src/serve_config.rs for the keys).
         #[arg(long)]
         config: Option<PathBuf>,
         /// gRPC listen address (overrides config and COMPOSITOR_GRPC_BIND).
@@ -104,9 +109,9 @@ enum Cmd {
     /// Call the gRPC control API (replies as JSON).
     Ctl {
         #[command(flatten)]
-        conn: compositor::ctl::CtlConn,
+        conn: ctl::CtlConn,
         #[command(subcommand)]
-        cmd: Box<compositor::ctl::CtlCmd>,
+        cmd: Box<ctl::CtlCmd>,
     },
     /// Stream a real-time PK session of two synthetic hosts to outputs (RTMP, SRT, HLS, MP4).
     Stream {
@@ -206,7 +211,7 @@ enum BenchCmd {
         /// Warm-up frames per case.
         #[arg(long, default_value_t = 10)]
         warmup: usize,
-        /// Compositor: gpu (wgpu renderer on the chosen adapter), cpu (compositor::soft) or
+        /// Compositor: gpu (wgpu renderer on the chosen adapter), cpu (compositor_render::soft) or
         /// auto (cpu on a software adapter).
         #[arg(long, default_value = "gpu")]
         compose: String,
@@ -249,7 +254,7 @@ fn real_main() -> anyhow::Result<()> {
     match cli.cmd {
         None => {
             let mut opts = DemoOptions {
-                adapter,
+                gpus: gpu_env::gpus(adapter)?,
                 ..DemoOptions::default()
             };
             opts.encoder = EncoderSettings::default();
@@ -279,7 +284,7 @@ fn real_main() -> anyhow::Result<()> {
                     preset,
                     ..EncoderSettings::default()
                 },
-                adapter,
+                gpus: gpu_env::gpus(adapter)?,
             };
             run_demo(&opts)?;
         }
@@ -320,10 +325,10 @@ fn real_main() -> anyhow::Result<()> {
                 http_bind,
                 tokens,
             };
-            let cfg = ServeConfig::from_sources(text.as_deref(), &env, &flags)?;
-            compositor::server::run::serve(cfg, adapter)?;
+            let cfg = serve_config::from_sources(text.as_deref(), &env, &flags)?;
+            compositor_server::run::serve(cfg, gpu_env::gpus(adapter)?)?;
         }
-        Some(Cmd::Ctl { conn, cmd }) => compositor::ctl::run(conn, *cmd)?,
+        Some(Cmd::Ctl { conn, cmd }) => ctl::run(conn, *cmd)?,
         Some(Cmd::Stream {
             outputs,
             duration,
@@ -355,7 +360,7 @@ fn real_main() -> anyhow::Result<()> {
                     keyframe_interval,
                     ..EncoderSettings::default()
                 },
-                adapter,
+                gpus: gpu_env::gpus(adapter)?,
                 host_size: None,
             };
             let report = run_stream(&opts, specs)?;
@@ -459,7 +464,12 @@ fn real_main() -> anyhow::Result<()> {
                 frames: frames.max(1),
                 warmup,
                 adapter,
-                compose: compose.parse().map_err(anyhow::Error::msg)?,
+                compose: match compose.parse().map_err(anyhow::Error::msg)? {
+                    ComposeChoice::Auto => {
+                        gpu_env::compose_override()?.unwrap_or(ComposeChoice::Auto)
+                    }
+                    c => c,
+                },
             };
             let rows = run_render(&opts)?;
             if json {

@@ -10,12 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use compositor::align::{AlignConfig, Aligner, MediaUnit, SenderReport, TrackKind};
-use compositor::frame::AudioBlock;
-use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::measure::{HostRegion, StampedHost, SyncReport, analyze_file};
-use compositor::output::{EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat};
-use compositor::session::{ClockMode, InputSender, Session, SessionConfig};
+use compositor_core::align::{AlignConfig, Aligner, MediaUnit, SenderReport, TrackKind};
+use compositor_core::frame::AudioBlock;
+use compositor_core::session::{ClockMode, InputSender, SessionConfig};
+use compositor_devkit::measure::{HostRegion, StampedHost, SyncReport, analyze_file};
+use compositor_media::output::{
+    EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat,
+};
+use compositor_render::gpu::{AdapterChoice, GpuContext};
 use layouts::{Background, Content, Layout, Scene, Size, Style};
 
 const CANVAS: Size = Size::new(640, 360);
@@ -201,7 +203,7 @@ fn run_session(
     nets: &[Net; 2],
     aligned: bool,
     mp4: &Path,
-) -> (SyncReport, Aligner, compositor::session::StatsSnapshot) {
+) -> (SyncReport, Aligner, compositor_core::session::StatsSnapshot) {
     let hosts = [
         StampedHost::new((200, 40, 40), 1000.0),
         StampedHost::new((40, 40, 200), 1500.0),
@@ -221,7 +223,7 @@ fn run_session(
         height: CANVAS.h,
         fps_num: 30,
         fps_den: 1,
-        matrix: compositor::frame::ColorMatrix::for_height(CANVAS.h),
+        matrix: compositor_core::frame::ColorMatrix::for_height(CANVAS.h),
         sample_rate: 48_000,
         channels: 2,
     };
@@ -240,8 +242,8 @@ fn run_session(
         false,
     )
     .unwrap();
-    let gpu: Arc<GpuContext> = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
-    let mut session = Session::start(cfg, gpu, Box::new(enc)).unwrap();
+    let gpu: Arc<GpuContext> = GpuContext::shared(AdapterChoice::Auto).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu, Box::new(enc)).unwrap();
     let handle = session.handle();
     for name in ["a", "b"] {
         if let Some(st) = al.stats(name) {
@@ -399,9 +401,13 @@ fn session_handle_aligns_units_on_the_wall_clock_and_publishes_figures() {
         duration: Some(Duration::from_secs(2)),
         ..SessionConfig::new(scene())
     };
-    let gpu = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
-    let session =
-        Session::start(cfg, gpu, Box::new(compositor::output::NullSink::default())).unwrap();
+    let gpu = GpuContext::shared(AdapterChoice::Auto).unwrap();
+    let session = compositor_render::start_session(
+        cfg,
+        gpu,
+        Box::new(compositor_media::output::NullSink::default()),
+    )
+    .unwrap();
     let handle = session.handle();
     // A frame captured 5 ms ago by a sender whose NTP clock is the wall clock.
     let now_unix = std::time::SystemTime::now()

@@ -18,12 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use align_whip_support::{DelayRelay, StampPublisher};
-use compositor::align::AlignConfig;
-use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::ingest::WhipConfig;
-use compositor::measure::{HostRegion, StampedHost, analyze_decoded, decode_file};
-use compositor::output::{EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat};
-use compositor::session::{Session, SessionConfig};
+use compositor_core::align::AlignConfig;
+use compositor_core::session::SessionConfig;
+use compositor_devkit::measure::{HostRegion, StampedHost, analyze_decoded, decode_file};
+use compositor_media::output::{
+    EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat,
+};
+use compositor_render::gpu::{AdapterChoice, GpuContext};
+use compositor_webrtc::ingest::WhipConfig;
 use layouts::{Background, Content, Layout, Scene, Size, Style};
 use whip_support::{TOKEN, TestDirectory, init_tracing, local_ip, serve_whip};
 
@@ -127,7 +129,7 @@ fn run_once() {
         height: CANVAS.h,
         fps_num: 30,
         fps_den: 1,
-        matrix: compositor::frame::ColorMatrix::for_height(CANVAS.h),
+        matrix: compositor_core::frame::ColorMatrix::for_height(CANVAS.h),
         sample_rate: 48_000,
         channels: 2,
     };
@@ -146,8 +148,8 @@ fn run_once() {
         true,
     )
     .unwrap();
-    let gpu = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
-    let mut session = Session::start(cfg, gpu, Box::new(enc)).unwrap();
+    let gpu = GpuContext::shared(AdapterChoice::Auto).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu, Box::new(enc)).unwrap();
     let handle = session.handle();
     let directory = Arc::new(TestDirectory::default());
     for (name, sender) in ["a", "b"].into_iter().zip(session.take_inputs()) {

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use compositor::frame::{ColorMatrix, I420Frame, VideoFrame, rgb_to_yuv};
-use compositor::gpu::{AdapterChoice, GpuContext, Renderer};
+use compositor_core::frame::{ColorMatrix, I420Frame, VideoFrame, rgb_to_yuv};
+use compositor_render::gpu::{AdapterChoice, GpuContext, Renderer};
 use layouts::{Background, Fit, Layout, Rgba, Scene, Size, Style};
 
 fn full_canvas_scene(input: &str, canvas: Size) -> Scene {
@@ -28,7 +28,7 @@ fn full_canvas_scene(input: &str, canvas: Size) -> Scene {
 }
 
 fn check(canvas: Size, input: (u32, u32), matrix: ColorMatrix) {
-    let ctx = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
+    let ctx = GpuContext::shared(AdapterChoice::Auto).unwrap();
     let mut r = Renderer::new(ctx, canvas).unwrap();
     assert_eq!(r.output_matrix(), matrix);
     let plan = layouts::plan(&full_canvas_scene("a", canvas), canvas).unwrap();

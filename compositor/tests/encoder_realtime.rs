@@ -7,11 +7,13 @@
 use std::process::Command as Proc;
 use std::time::Duration;
 
-use compositor::frame::ColorMatrix;
-use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::output::{EncoderSettings, GstEncoder, OutputError, OutputFiles, StreamFormat};
-use compositor::session::{ClockMode, Session, SessionConfig};
-use compositor::synthetic::SyntheticHost;
+use compositor_core::frame::ColorMatrix;
+use compositor_core::session::{ClockMode, SessionConfig};
+use compositor_devkit::synthetic::SyntheticHost;
+use compositor_media::output::{
+    EncoderSettings, GstEncoder, OutputError, OutputFiles, StreamFormat,
+};
+use compositor_render::gpu::{AdapterChoice, GpuContext};
 use layouts::{Layout, Scene, Size};
 
 fn format() -> StreamFormat {
@@ -106,8 +108,8 @@ fn realtime_session_writes_mp4_and_flv() {
     cfg.clock = ClockMode::RealTime;
     cfg.duration = Some(Duration::from_secs(2));
     cfg.initial_inputs = vec!["a".into()];
-    let gpu = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
-    let mut session = Session::start(cfg, gpu, Box::new(enc)).unwrap();
+    let gpu = GpuContext::shared(AdapterChoice::Auto).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu, Box::new(enc)).unwrap();
     let sender = session.take_inputs().pop().unwrap();
     let host = SyntheticHost {
         width: 640,

@@ -9,9 +9,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::ingest::IngestDirectory;
-use compositor::server::{ManagerSettings, SessionManager};
+use compositor_render::gpu::{AdapterChoice, GpuContext};
+use compositor_server::{ManagerSettings, SessionManager};
+use compositor_webrtc::ingest::IngestDirectory;
 use proto::v1 as pb;
 use proto::v1::compositor_client::CompositorClient;
 use tokio_stream::StreamExt;
@@ -483,7 +483,7 @@ async fn every_rpc_happy_paths_and_refusals() {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(4) {
             let pts = sender.session.session_time(Instant::now());
-            let block = compositor::frame::AudioBlock {
+            let block = compositor_core::frame::AudioBlock {
                 pts,
                 sample_rate: 48_000,
                 channels: 2,
@@ -1341,12 +1341,12 @@ async fn watch_events_delivers_joins_leaves_and_layouts_in_order() {
     // The WHIP endpoint reports a host joining and leaving through the session handle.
     let slot = server.manager.resolve("ev", "a").unwrap();
     slot.session
-        .emit(compositor::session::SessionEvent::HostJoined {
+        .emit(compositor_core::session::SessionEvent::HostJoined {
             id: "a".into(),
             remote: "198.51.100.7:5000".into(),
         });
     slot.session
-        .emit(compositor::session::SessionEvent::HostLeft {
+        .emit(compositor_core::session::SessionEvent::HostLeft {
             id: "a".into(),
             reason: "DELETE".into(),
         });
@@ -1718,12 +1718,13 @@ async fn spotlight_follows_the_active_speaker() {
         .unwrap();
     // The mixer reports "c" speaking (emitted here through the session handle).
     let slot = server.manager.resolve("sp", "a").unwrap();
-    slot.session
-        .emit(compositor::session::SessionEvent::ActiveSpeakerChanged {
+    slot.session.emit(
+        compositor_core::session::SessionEvent::ActiveSpeakerChanged {
             from: Some("a".into()),
             to: Some("c".into()),
             at: Duration::ZERO,
-        });
+        },
+    );
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let s = session_state(&mut c, "sp").await;
@@ -1743,12 +1744,13 @@ async fn spotlight_follows_the_active_speaker() {
     c.set_layout(set_layout("sp", spot(&["b", "c"], false)))
         .await
         .unwrap();
-    slot.session
-        .emit(compositor::session::SessionEvent::ActiveSpeakerChanged {
+    slot.session.emit(
+        compositor_core::session::SessionEvent::ActiveSpeakerChanged {
             from: Some("a".into()),
             to: Some("b".into()),
             at: Duration::ZERO,
-        });
+        },
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let s = session_state(&mut c, "sp").await;
     match s.layout.unwrap().kind {

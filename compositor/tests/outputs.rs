@@ -10,9 +10,9 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use compositor::output::{OutputSpec, OutputState, OutputTarget, SrtMode};
-use compositor::session::{CommandError, SessionEvent};
-use compositor::stream::LiveSession;
+use compositor_core::session::{CommandError, SessionEvent};
+use compositor_devkit::stream::LiveSession;
+use compositor_media::output::{OutputSpec, OutputState, OutputTarget, SrtMode};
 use layouts::Size;
 use support::whip_server;
 use support::*;

@@ -17,9 +17,11 @@ mod support;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use compositor::output::{EncoderSettings, OutputSpec, OutputState, OutputTarget, VideoCodec};
-use compositor::session::{CommandError, SessionEvent};
-use compositor::stream::LiveSession;
+use compositor_core::session::{CommandError, SessionEvent};
+use compositor_devkit::stream::LiveSession;
+use compositor_media::output::{
+    EncoderSettings, OutputSpec, OutputState, OutputTarget, VideoCodec,
+};
 use layouts::Size;
 use support::proxy::ThrottleProxy;
 use support::whip_server::{self, WhipServer};
@@ -211,7 +213,7 @@ fn whip_egress_vp8_and_opus_into_webrtcbin() {
     let secs = audio.len() as f64 / 2.0 / 48_000.0;
     assert!(secs >= 2.0, "{secs:.2} s of Opus audio decoded");
     // The mix of the two synthetic hosts: 440 Hz and 660 Hz tones.
-    let (tone, rms) = compositor::testkit::dominant_tone(&audio[audio.len() / 2..]);
+    let (tone, rms) = compositor_devkit::testkit::dominant_tone(&audio[audio.len() / 2..]);
     eprintln!("{frames} frames, {secs:.2} s audio, tone {tone} Hz, rms {rms:.3}");
     assert!(rms > 0.02, "audio is silent: rms {rms}");
     assert!(

@@ -7,15 +7,15 @@
 
 use std::sync::Arc;
 
-use compositor::gpu::{AdapterChoice, GpuContext, RenderPath};
-use compositor::testkit::{
+use compositor_devkit::testkit::{
     GOLDEN_MIN_PSNR_DB, compare_with_goldens, golden_dir, load_golden, psnr, render_goldens,
     save_golden,
 };
+use compositor_render::gpu::{AdapterChoice, GpuContext, GpuOptions, RenderPath};
 
 #[test]
 fn presets_and_transition_match_goldens() {
-    let ctx = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
+    let ctx = GpuContext::shared(AdapterChoice::Auto).unwrap();
     let rendered = render_goldens(ctx).unwrap();
     assert_eq!(rendered.len(), 7, "six presets and the transition midpoint");
     let dir = golden_dir();
@@ -41,7 +41,11 @@ fn both_render_paths_agree_with_the_goldens() {
     // other one here too so CI covers both shaders on any machine.
     for path in [RenderPath::Compute, RenderPath::Raster] {
         let ctx = Arc::new(
-            GpuContext::with_path(AdapterChoice::from_env().unwrap(), Some(path)).unwrap(),
+            GpuContext::new(GpuOptions {
+                render_path: Some(path),
+                ..GpuOptions::default()
+            })
+            .unwrap(),
         );
         let dir = golden_dir();
         for (name, actual) in render_goldens(ctx).unwrap() {

@@ -1,4 +1,4 @@
-//! Integration tests of the session engine (`compositor::session`), driven through its public
+//! Integration tests of the session engine (`compositor_core::session`), driven through its public
 //! API with a capturing [`OutputSink`] and the shared GPU device (lavapipe in CI).
 //!
 //! Covered, each with exact observable results:
@@ -31,14 +31,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use compositor::frame::{AudioBlock, ColorMatrix, I420Frame, VideoFrame, rgb_to_yuv};
-use compositor::gpu::{AdapterChoice, GpuContext, PLACEHOLDER};
-use compositor::output::{OutputError, OutputSink, SinkStats};
-use compositor::session::{
-    ClockMode, Command, CommandError, CommandReply, Fps, InputMessage, InputSender, Session,
-    SessionConfig, SessionError,
+use compositor_core::frame::{AudioBlock, ColorMatrix, I420Frame, VideoFrame, rgb_to_yuv};
+use compositor_core::session::{
+    ClockMode, Command, CommandError, CommandReply, Fps, InputMessage, InputSender, SessionConfig,
+    SessionError,
 };
-use compositor::synthetic::SyntheticHost;
+use compositor_devkit::synthetic::SyntheticHost;
+use compositor_media::output::{OutputError, OutputSink, SinkStats};
+use compositor_render::gpu::{AdapterChoice, GpuContext, PLACEHOLDER};
 use layouts::{Background, Layout, Overlay, Rect, Rgba, Scene, Size, StripSide, Style, Transition};
 
 // ---------------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ fn serial() -> MutexGuard<'static, ()> {
 }
 
 fn gpu() -> Arc<GpuContext> {
-    GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap()
+    GpuContext::shared(AdapterChoice::Auto).unwrap()
 }
 
 /// Everything a session pushed to its sink, in order.
@@ -258,7 +258,7 @@ fn solid_source(
 /// Runs an offline session fed by solid sources and returns what it produced.
 fn run_offline(cfg: SessionConfig, sources: Vec<Vec<InputMessage>>) -> Captured {
     let (sink, out) = CaptureSink::boxed();
-    let mut session = Session::start(cfg, gpu(), sink).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu(), sink).unwrap();
     let feeders: Vec<_> = session
         .take_inputs()
         .into_iter()
@@ -314,7 +314,10 @@ fn offline_clock_ticks_at_exact_frame_and_mix_times() {
             )
         };
         let (sink, out) = CaptureSink::boxed();
-        let report = Session::start(cfg, gpu(), sink).unwrap().join().unwrap();
+        let report = compositor_render::start_session(cfg, gpu(), sink)
+            .unwrap()
+            .join()
+            .unwrap();
         let c = take(&out);
 
         assert_eq!(report.frames, frames, "{fps:?}");
@@ -372,7 +375,7 @@ fn offline_clock_ticks_at_exact_frame_and_mix_times() {
             Some(Duration::from_millis(1001)),
         )
     };
-    let report = Session::start(cfg, gpu(), CaptureSink::boxed().0)
+    let report = compositor_render::start_session(cfg, gpu(), CaptureSink::boxed().0)
         .unwrap()
         .join()
         .unwrap();
@@ -444,11 +447,11 @@ fn refused_commands_name_the_reason_and_change_nothing() {
         ..config(grid(&["a"]), &["a"], ClockMode::RealTime, None)
     };
     let (sink, out) = CaptureSink::boxed();
-    let mut session = Session::start(cfg, gpu(), sink).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu(), sink).unwrap();
     let a = session.take_inputs().pop().unwrap();
     a.send_video(solid(RED, Duration::ZERO)).unwrap();
     let h = session.handle();
-    let ids = |h: &compositor::session::SessionHandle| -> Vec<String> {
+    let ids = |h: &compositor_core::session::SessionHandle| -> Vec<String> {
         h.stats().inputs.into_iter().map(|(id, _)| id).collect()
     };
 
@@ -610,7 +613,7 @@ fn refused_commands_name_the_reason_and_change_nothing() {
     );
     assert!(matches!(
         a.send_video(solid(RED, Duration::from_secs(1))),
-        Err(compositor::session::InputClosed(_))
+        Err(compositor_core::session::InputClosed(_))
     ));
     assert_eq!(ids(&h), ["b"]);
 
@@ -700,7 +703,7 @@ fn realtime_silent_input_shows_placeholder_and_holds_nothing() {
         )
     };
     let (sink, out) = CaptureSink::boxed();
-    let mut session = Session::start(cfg, gpu(), sink).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu(), sink).unwrap();
     let mut inputs = session.take_inputs().into_iter();
     let (a, b) = (inputs.next().unwrap(), inputs.next().unwrap());
     let host = SyntheticHost {
@@ -775,7 +778,7 @@ fn realtime_burst_never_blocks_the_source_and_counts_drops() {
         ..config(grid(&["a"]), &["a"], ClockMode::RealTime, None)
     };
     let (sink, out) = CaptureSink::boxed();
-    let mut session = Session::start(cfg, gpu(), sink).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu(), sink).unwrap();
     let a = session.take_inputs().pop().unwrap();
     let h = session.handle();
     let frame = solid(BLUE, Duration::ZERO);
@@ -846,7 +849,7 @@ fn offline_runs_are_byte_identical() {
             )
         };
         let (sink, out) = CaptureSink::boxed();
-        let mut session = Session::start(cfg, gpu(), sink).unwrap();
+        let mut session = compositor_render::start_session(cfg, gpu(), sink).unwrap();
         let hosts = [(RED, 440.0), (BLUE, 660.0)];
         let feeders: Vec<_> = session
             .take_inputs()
@@ -917,7 +920,7 @@ fn both_tones_reach_the_mix() {
         Some(duration),
     );
     let (sink, out) = CaptureSink::boxed();
-    let mut session = Session::start(cfg, gpu(), sink).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu(), sink).unwrap();
     let feeders: Vec<_> = session
         .take_inputs()
         .into_iter()
@@ -1047,7 +1050,7 @@ fn invalid_configs_are_refused_naming_the_field() {
         ),
     ];
     for (what, cfg, field) in cases {
-        match Session::start(cfg, gpu(), CaptureSink::boxed().0) {
+        match compositor_render::start_session(cfg, gpu(), CaptureSink::boxed().0) {
             Err(SessionError::Config(msg)) => {
                 assert!(
                     msg.contains(field),
@@ -1079,7 +1082,7 @@ fn offline_audio_of_a_steady_tone_has_no_dropouts() {
     let duration = Duration::from_millis(1500);
     let cfg = config(grid(&["a"]), &["a"], ClockMode::Offline, Some(duration));
     let (sink, out) = CaptureSink::boxed();
-    let mut session = Session::start(cfg, gpu(), sink).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu(), sink).unwrap();
     let s = session.take_inputs().pop().unwrap();
     let host = SyntheticHost {
         width: 160,
@@ -1128,7 +1131,7 @@ fn placeholder_image_fills_a_frameless_input_until_cleared_and_pins_the_image() 
         Some(duration),
     );
     let (sink, out) = CaptureSink::boxed();
-    let mut session = Session::start(cfg, gpu(), sink).unwrap();
+    let mut session = compositor_render::start_session(cfg, gpu(), sink).unwrap();
     let h = session.handle();
     let ms = |n: u64| Some(Duration::from_millis(n));
     let green = image::RgbaImage::from_pixel(64, 64, image::Rgba([GREEN.0, GREEN.1, GREEN.2, 255]));

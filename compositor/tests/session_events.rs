@@ -5,10 +5,10 @@
 
 use std::time::Duration;
 
-use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::output::NullSink;
-use compositor::session::{ClockMode, Command, Session, SessionConfig, SessionEvent};
-use compositor::synthetic::SyntheticHost;
+use compositor_core::session::{ClockMode, Command, SessionConfig, SessionEvent};
+use compositor_devkit::synthetic::SyntheticHost;
+use compositor_media::output::NullSink;
+use compositor_render::gpu::{AdapterChoice, GpuContext};
 use layouts::{Layout, Scene, Size};
 
 fn grid(ids: &[&str]) -> Scene {
@@ -25,7 +25,7 @@ fn grid(ids: &[&str]) -> Scene {
 
 #[test]
 fn events_arrive_in_order_and_resume() {
-    let gpu = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
+    let gpu = GpuContext::shared(AdapterChoice::Auto).unwrap();
     let mut cfg = SessionConfig::new(grid(&["a"]));
     cfg.canvas = Size::new(320, 180);
     cfg.clock = ClockMode::Offline;
@@ -38,7 +38,8 @@ fn events_arrive_in_order_and_resume() {
             transition: None,
         },
     )];
-    let mut session = Session::start(cfg, gpu, Box::new(NullSink::default())).unwrap();
+    let mut session =
+        compositor_render::start_session(cfg, gpu, Box::new(NullSink::default())).unwrap();
     let handle = session.handle();
     let mut feeders = Vec::new();
     for (i, sender) in session.take_inputs().into_iter().enumerate() {

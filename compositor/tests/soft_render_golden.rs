@@ -1,10 +1,10 @@
-//! The CPU compositor (`compositor::soft`) draws the same pictures as the GPU renderer: every
+//! The CPU compositor (`compositor_render::soft`) draws the same pictures as the GPU renderer: every
 //! preset and the transition midpoint, compared by PSNR with the goldens the GPU path made
 //! (fixtures/golden). A failure writes actual, expected and diff images and names them.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use compositor::testkit::{compare_with_goldens, golden_dir, render_goldens_soft};
+use compositor_devkit::testkit::{compare_with_goldens, golden_dir, render_goldens_soft};
 
 #[test]
 fn cpu_compositor_matches_the_gpu_goldens() {

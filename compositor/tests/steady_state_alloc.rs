@@ -11,11 +11,11 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use compositor::frame::{I420Frame, VideoFrame};
-use compositor::gpu::{AdapterChoice, GpuContext, Renderer};
-use compositor::session::Fps;
-use compositor::soft::SoftRenderer;
-use compositor::synthetic::{PatternGen, SyntheticHost};
+use compositor_core::frame::{I420Frame, VideoFrame};
+use compositor_core::session::Fps;
+use compositor_devkit::synthetic::{PatternGen, SyntheticHost};
+use compositor_render::gpu::{AdapterChoice, GpuContext, Renderer};
+use compositor_render::soft::SoftRenderer;
 use layouts::{Layout as SceneLayout, Scene, Size};
 
 struct Counting;
@@ -51,7 +51,7 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn no_frame_sized_allocations_after_warm_up() {
-    let ctx = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
+    let ctx = GpuContext::shared(AdapterChoice::Auto).unwrap();
     let canvas = Size::new(640, 360);
     let mut renderer = Renderer::new(ctx, canvas).unwrap();
     let scene = Scene {

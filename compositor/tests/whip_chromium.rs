@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use compositor::frame::{ColorMatrix, rgb_to_yuv};
-use compositor::ingest::WhipConfig;
-use compositor::session::SessionEvent;
+use compositor_core::frame::{ColorMatrix, rgb_to_yuv};
+use compositor_core::session::SessionEvent;
+use compositor_webrtc::ingest::WhipConfig;
 use whip_support::{Harness, TOKEN, close_rgb, tone_of};
 
 const CHROMIUM: &str = "/usr/bin/chromium";

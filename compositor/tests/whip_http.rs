@@ -9,8 +9,8 @@ mod whip_support;
 
 use std::time::Duration;
 
-use compositor::ingest::WhipConfig;
-use compositor::session::SessionEvent;
+use compositor_core::session::SessionEvent;
+use compositor_webrtc::ingest::WhipConfig;
 use whip_support::{Harness, TOKEN};
 
 const FP: &str = "sha-256 AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99";
@@ -349,7 +349,7 @@ fn host_limit_answers_503_but_a_reconnect_replaces() {
     let sender = h.handle.add_input("guest").unwrap();
     h.directory.slots.lock().unwrap().insert(
         ("s1".into(), "guest".into()),
-        compositor::ingest::IngestSlot {
+        compositor_webrtc::ingest::IngestSlot {
             token: TOKEN.into(),
             sender,
             session: h.handle.clone(),

@@ -12,8 +12,8 @@ use std::sync::Mutex;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use compositor::ingest::WhipConfig;
-use compositor::session::SessionEvent;
+use compositor_core::session::SessionEvent;
+use compositor_webrtc::ingest::WhipConfig;
 use whip_support::{Harness, PublishSpec, Publisher, Relay, TOKEN, VideoCodec, close_rgb, tone_of};
 
 /// The machine has few cores: one publisher at a time keeps the rates honest.
@@ -327,7 +327,7 @@ fn removing_the_slot_tears_the_peer_down() {
     let sender = h.handle.add_input("guest").unwrap();
     h.directory.slots.lock().unwrap().insert(
         ("s1".into(), "guest".into()),
-        compositor::ingest::IngestSlot {
+        compositor_webrtc::ingest::IngestSlot {
             token: TOKEN.into(),
             sender,
             session: h.handle.clone(),
@@ -343,7 +343,7 @@ fn removing_the_slot_tears_the_peer_down() {
             .any(|s| s.input_id == "guest" && s.frames_decoded >= 10)
     });
     h.handle
-        .command(compositor::session::Command::RemoveInput { id: "guest".into() })
+        .command(compositor_core::session::Command::RemoveInput { id: "guest".into() })
         .unwrap();
     h.wait_for(Duration::from_secs(3), "the guest's peer torn down", |h| {
         h.server.peer_count() == 0

@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use compositor::gpu::AdapterChoice;
-use compositor::output::{EncoderSettings, OutputSpec, OutputTarget};
-use compositor::session::{EventLog, SessionEvent};
-use compositor::stream::LiveOptions;
+use compositor_core::session::{EventLog, SessionEvent};
+use compositor_devkit::stream::LiveOptions;
+use compositor_media::output::{EncoderSettings, OutputSpec, OutputTarget};
 use layouts::Size;
 
 /// A child process killed (and reaped) on drop.
@@ -296,7 +295,7 @@ pub fn live_options(size: Size) -> LiveOptions {
             keyframe_interval: 30,
             ..EncoderSettings::default()
         },
-        adapter: AdapterChoice::from_env().unwrap(),
+        gpus: Default::default(),
         host_size: Some(Size::new(320, 180)),
         ..LiveOptions::default()
     }

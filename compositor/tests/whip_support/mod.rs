@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use compositor::frame::{ColorMatrix, I420Frame};
-use compositor::gpu::{AdapterChoice, GpuContext};
-use compositor::ingest::{
+use compositor_core::frame::{ColorMatrix, I420Frame};
+use compositor_core::session::{InputSender, Session, SessionConfig, SessionEvent, SessionHandle};
+use compositor_media::output::{OutputError, OutputSink, SinkStats};
+use compositor_render::gpu::{AdapterChoice, GpuContext};
+use compositor_webrtc::ingest::{
     IngestDirectory, IngestLookupError, IngestSlot, IngestStats, WhipConfig, WhipServer,
 };
-use compositor::output::{OutputError, OutputSink, SinkStats};
-use compositor::session::{InputSender, Session, SessionConfig, SessionEvent, SessionHandle};
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use layouts::{Layout, Scene, Size};
@@ -130,7 +130,7 @@ pub fn init_tracing() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,compositor::ingest=info".into()),
+                .unwrap_or_else(|_| "warn,compositor_webrtc::ingest=info".into()),
         )
         .with_test_writer()
         .try_init();
@@ -158,7 +158,7 @@ impl Harness {
         if cfg.udp_bind.ip().is_loopback() {
             cfg.udp_bind.set_ip(local_ip());
         }
-        let gpu = GpuContext::shared(AdapterChoice::from_env().unwrap()).unwrap();
+        let gpu = GpuContext::shared(AdapterChoice::Auto).unwrap();
         let mut scfg = SessionConfig::new(Scene {
             layout: Layout::Grid {
                 inputs: vec!["host".into()],
@@ -175,7 +175,7 @@ impl Harness {
             captured: captured.clone(),
             stats: SinkStats::default(),
         };
-        let mut session = Session::start(scfg, gpu, Box::new(sink)).unwrap();
+        let mut session = compositor_render::start_session(scfg, gpu, Box::new(sink)).unwrap();
         let handle = session.handle();
         let sender = session.take_inputs().pop().unwrap();
         let directory = Arc::new(TestDirectory::default());
@@ -287,7 +287,7 @@ pub fn close_rgb(a: [f64; 3], b: [u8; 3], tol: f64) -> bool {
 /// between 50 Hz and 4 kHz, by Goertzel over the whole window; a click or a short gap in the
 /// mix does not move it, unlike counting zero crossings), and its RMS.
 pub fn tone_of(stereo: &[f32]) -> (f64, f64) {
-    compositor::testkit::dominant_tone(stereo)
+    compositor_devkit::testkit::dominant_tone(stereo)
 }
 
 /// Video the publisher sends.
