@@ -19,7 +19,7 @@ pub fn compose_override() -> anyhow::Result<Option<ComposeChoice>> {
         Some(v) => {
             let c: ComposeChoice = v
                 .parse()
-                .map_err(|e: String| anyhow::anyhow!("COMPOSITOR_COMPOSE: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("COMPOSITOR_COMPOSE: {e}"))?;
             Ok((c != ComposeChoice::Auto).then_some(c))
         }
     }

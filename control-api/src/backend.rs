@@ -10,6 +10,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use compositor_core::outputs::{
+    EncoderKind, EncoderSettings, H264Profile, OutputSpec, OutputTarget, SrtMode, VideoCodec,
+};
 use proto::v1 as pb;
 
 /// Why a backend refused a request (nothing changed). Each maps onto one gRPC status.
@@ -118,112 +121,11 @@ pub enum ImageSource {
     ServerPath(PathBuf),
 }
 
-/// SRT connection mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SrtMode {
-    /// We connect.
-    Caller,
-    /// We listen.
-    Listener,
-}
+/// A validated output to add: the engine's own [`OutputSpec`] (one definition of the output
+/// kinds, shared with the server and the output hub).
+pub type NewOutput = OutputSpec;
 
-/// A validated output destination.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OutputTarget {
-    /// RTMP(S).
-    Rtmp {
-        /// rtmp:// or rtmps:// URL.
-        url: String,
-        /// Stream key (secret).
-        stream_key: String,
-        /// Check the TLS certificate (rtmps://); false only when asked, for rtmps:// only.
-        tls_verify: bool,
-    },
-    /// SRT.
-    Srt {
-        /// host:port.
-        address: String,
-        /// Mode.
-        mode: SrtMode,
-        /// Latency, ms.
-        latency_ms: u32,
-        /// Passphrase (secret).
-        passphrase: Option<String>,
-    },
-    /// HLS.
-    Hls {
-        /// Directory.
-        dir: PathBuf,
-        /// Segment length, s.
-        segment_secs: f32,
-        /// Playlist length.
-        playlist_size: u32,
-    },
-    /// MP4 file.
-    Mp4 {
-        /// Path.
-        path: PathBuf,
-    },
-    /// WHIP egress.
-    Whip {
-        /// Endpoint URL.
-        url: String,
-        /// Bearer token (secret).
-        token: Option<String>,
-    },
-}
-
-/// Video codec.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Codec {
-    /// H.264.
-    H264,
-    /// VP8.
-    Vp8,
-}
-
-/// Hardware encoder use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hardware {
-    /// Hardware when present.
-    Auto,
-    /// Hardware or an error.
-    Force,
-    /// Software only.
-    Forbid,
-}
-
-/// Validated encoder settings (defaults filled in).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Encoder {
-    /// Codec.
-    pub codec: Codec,
-    /// Hardware use.
-    pub hardware: Hardware,
-    /// Video bitrate, kbit/s.
-    pub video_kbps: u32,
-    /// Keyframe interval, frames.
-    pub keyframe_interval: u32,
-    /// H.264 profile (baseline/main/high); None for VP8.
-    pub profile: Option<String>,
-    /// x264 preset.
-    pub preset: String,
-    /// AAC bitrate, bit/s.
-    pub audio_bps: u32,
-}
-
-/// A validated output to add.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewOutput {
-    /// Id.
-    pub id: String,
-    /// Destination.
-    pub target: OutputTarget,
-    /// Encoder; None = session default.
-    pub encoder: Option<Encoder>,
-}
-
-/// The engine behind the service. Implemented by `compositor::server` (and by tests).
+/// The engine behind the service. Implemented by `compositor-server` (and by tests).
 pub trait ControlBackend: Send + Sync + 'static {
     /// Creates and starts a session. `AlreadyExists`, `Exhausted` (session limit).
     fn create_session(&self, req: NewSession) -> Result<pb::Session, BackendError>;

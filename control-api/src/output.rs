@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use proto::v1 as pb;
 use tonic::Status;
 
-use crate::backend::{Codec, Encoder, Hardware, NewOutput, OutputTarget, SrtMode};
+use crate::backend::{
+    EncoderKind, EncoderSettings, H264Profile, NewOutput, OutputTarget, SrtMode, VideoCodec,
+};
 use crate::check::{self, invalid};
 
 /// x264 speed presets.
@@ -153,7 +155,7 @@ fn target(t: Option<&pb::add_output_request::Target>) -> Result<OutputTarget, St
             Ok(OutputTarget::Hls {
                 dir: path("hls.dir", &h.dir)?,
                 segment_secs: check::range_f32("hls.segment_secs", seg, 0.5, 30.0)?,
-                playlist_size: check::range_u32(
+                playlist_len: check::range_u32(
                     "hls.playlist_size",
                     check::or(h.playlist_size, 6),
                     1,
@@ -176,10 +178,10 @@ fn target(t: Option<&pb::add_output_request::Target>) -> Result<OutputTarget, St
 }
 
 /// Validates encoder settings and fills in defaults.
-pub fn encoder(e: &pb::EncoderSettings, target: &OutputTarget) -> Result<Encoder, Status> {
+pub fn encoder(e: &pb::EncoderSettings, target: &OutputTarget) -> Result<EncoderSettings, Status> {
     let codec = match pb::VideoCodec::try_from(e.codec) {
-        Ok(pb::VideoCodec::Unspecified | pb::VideoCodec::H264) => Codec::H264,
-        Ok(pb::VideoCodec::Vp8) => Codec::Vp8,
+        Ok(pb::VideoCodec::Unspecified | pb::VideoCodec::H264) => VideoCodec::H264,
+        Ok(pb::VideoCodec::Vp8) => VideoCodec::Vp8,
         Err(_) => {
             return Err(invalid(
                 "encoder.codec",
@@ -187,16 +189,16 @@ pub fn encoder(e: &pb::EncoderSettings, target: &OutputTarget) -> Result<Encoder
             ));
         }
     };
-    if codec == Codec::Vp8 && !matches!(target, OutputTarget::Whip { .. }) {
+    if codec == VideoCodec::Vp8 && !matches!(target, OutputTarget::Whip { .. }) {
         return Err(invalid(
             "encoder.codec",
             "VP8 is only for WHIP outputs (RTMP, SRT, HLS and MP4 carry H.264)",
         ));
     }
     let hardware = match pb::Hardware::try_from(e.hardware) {
-        Ok(pb::Hardware::Unspecified | pb::Hardware::Auto) => Hardware::Auto,
-        Ok(pb::Hardware::Force) => Hardware::Force,
-        Ok(pb::Hardware::Forbid) => Hardware::Forbid,
+        Ok(pb::Hardware::Unspecified | pb::Hardware::Auto) => EncoderKind::Auto,
+        Ok(pb::Hardware::Force) => EncoderKind::Nvh264,
+        Ok(pb::Hardware::Forbid) => EncoderKind::X264,
         Err(_) => {
             return Err(invalid(
                 "encoder.hardware",
@@ -205,11 +207,12 @@ pub fn encoder(e: &pb::EncoderSettings, target: &OutputTarget) -> Result<Encoder
         }
     };
     let profile = match (codec, e.profile.as_str()) {
-        (Codec::Vp8, "") => None,
-        (Codec::Vp8, _) => return Err(invalid("encoder.profile", "must be empty for VP8")),
-        (Codec::H264, "") => Some("high".to_owned()),
-        (Codec::H264, p) if PROFILES.contains(&p) => Some(p.to_owned()),
-        (Codec::H264, p) => {
+        (VideoCodec::Vp8, "") => H264Profile::High,
+        (VideoCodec::Vp8, _) => return Err(invalid("encoder.profile", "must be empty for VP8")),
+        (VideoCodec::H264, "" | "high") => H264Profile::High,
+        (VideoCodec::H264, "main") => H264Profile::Main,
+        (VideoCodec::H264, "baseline") => H264Profile::Baseline,
+        (VideoCodec::H264, p) => {
             return Err(invalid(
                 "encoder.profile",
                 format!("{p:?} is not one of {}", PROFILES.join(", ")),
@@ -227,9 +230,9 @@ pub fn encoder(e: &pb::EncoderSettings, target: &OutputTarget) -> Result<Encoder
             format!("{preset:?} is not one of {}", PRESETS.join(", ")),
         ));
     }
-    Ok(Encoder {
+    Ok(EncoderSettings {
         codec,
-        hardware,
+        kind: hardware,
         video_kbps: check::range_u32(
             "encoder.video_kbps",
             check::or(e.video_kbps, 4000),

@@ -53,12 +53,14 @@
 //! rect, z, opacity and fit. Items are then sorted by z (stable).
 
 mod even;
+mod frame_plan;
 mod geometry;
 mod model;
 mod plan;
 mod presets;
 mod validate;
 
+pub use frame_plan::*;
 pub use geometry::{Rect, Rgba, Size, UvRect};
 pub use model::*;
 pub use plan::*;

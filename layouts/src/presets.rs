@@ -5,11 +5,11 @@ use crate::even::{
     ceil_even, ceil_sqrt, even_rect, fit_aspect, floor_even, overlaps_canvas, rect, round_even_f,
     work_area,
 };
+use crate::frame_plan::{Content, DrawItem, FramePlan, Region};
 use crate::geometry::{Rect, Rgba, Size};
 use crate::model::{
     Background, BarPosition, Corner, CustomItem, Fit, Layout, Scene, StripSide, Style,
 };
-use crate::plan::{Content, DrawItem, FramePlan, Region};
 
 /// Builds the plan of an already validated scene.
 pub(crate) fn build(scene: &Scene, canvas: Size) -> FramePlan {

@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 
 use crate::even::overlaps_canvas;
+use crate::frame_plan::LayoutError;
 use crate::geometry::{Rect, Size};
 use crate::model::{Background, Border, Easing, Layout, MAX_SOURCES, Scene, Style, Transition};
-use crate::plan::LayoutError;
 
 /// Bounds of the numeric fields (documented on the model types).
 pub(crate) mod bounds {

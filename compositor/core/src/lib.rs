@@ -11,6 +11,7 @@
 //! and data are passed in, threads are the session's own.
 
 pub mod align;
+mod error;
 pub mod frame;
 pub mod images;
 pub mod outputs;
@@ -18,3 +19,5 @@ pub mod probe;
 pub mod render;
 pub mod session;
 pub mod sink;
+
+pub use error::Invalid;

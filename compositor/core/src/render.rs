@@ -134,15 +134,15 @@ pub enum ComposeChoice {
 }
 
 impl std::str::FromStr for ComposeChoice {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::Invalid;
+    fn from_str(s: &str) -> Result<Self, crate::Invalid> {
         match s.trim().to_ascii_lowercase().as_str() {
             "auto" | "" => Ok(ComposeChoice::Auto),
             "gpu" => Ok(ComposeChoice::Gpu),
             "cpu" | "soft" => Ok(ComposeChoice::Cpu),
-            other => Err(format!(
+            other => Err(crate::Invalid(format!(
                 "unknown compose choice {other:?}: use auto, gpu or cpu"
-            )),
+            ))),
         }
     }
 }

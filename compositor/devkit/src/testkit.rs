@@ -391,18 +391,19 @@ pub fn golden_dir() -> PathBuf {
 }
 
 /// Loads a golden PNG.
-pub fn load_golden(dir: &Path, name: &str) -> Result<image::RgbImage, String> {
+pub fn load_golden(dir: &Path, name: &str) -> anyhow::Result<image::RgbImage> {
     let p = dir.join(format!("{name}.png"));
     image::open(&p)
         .map(|i| i.to_rgb8())
-        .map_err(|e| format!("{}: {e}", p.display()))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))
 }
 
 /// Writes a golden PNG with maximum lossless compression (fixtures stay small).
-pub fn save_golden(img: &image::RgbImage, path: &Path) -> Result<(), String> {
+pub fn save_golden(img: &image::RgbImage, path: &Path) -> anyhow::Result<()> {
     use image::ImageEncoder;
     use image::codecs::png::{CompressionType, FilterType, PngEncoder};
-    let file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file =
+        std::fs::File::create(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     PngEncoder::new_with_quality(
         std::io::BufWriter::new(file),
         CompressionType::Best,
@@ -414,5 +415,5 @@ pub fn save_golden(img: &image::RgbImage, path: &Path) -> Result<(), String> {
         img.height(),
         image::ExtendedColorType::Rgb8,
     )
-    .map_err(|e| format!("{}: {e}", path.display()))
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }

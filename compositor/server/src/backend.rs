@@ -13,7 +13,8 @@ use control_api::backend::{
 use proto::v1 as pb;
 
 use super::convert;
-use super::manager::{Managed, SessionManager, Slot, from_command, random_token, wait_at};
+use super::managed::{Managed, Slot};
+use super::manager::{SessionManager, from_command, random_token, wait_at};
 use compositor_core::frame::ColorMatrix;
 use compositor_core::session::{Command, CommandReply};
 
@@ -299,7 +300,7 @@ impl ControlBackend for SessionManager {
 
     fn add_output(&self, session: &str, output: NewOutput) -> Result<pb::Output, BackendError> {
         let m = self.get(session)?;
-        let spec = super::outputs::to_spec(output);
+        let spec = output;
         let info = m.outputs.add(spec).map_err(from_command)?;
         Ok(convert::output(&info))
     }

@@ -24,6 +24,7 @@
 mod backend;
 pub mod config;
 mod convert;
+mod managed;
 mod manager;
 pub mod metrics;
 pub mod outputs;

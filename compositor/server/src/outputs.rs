@@ -5,13 +5,10 @@
 
 use std::sync::Arc;
 
-use control_api::backend::{self as api, NewOutput};
-
 use compositor_core::frame::ColorMatrix;
 use compositor_core::session::{CommandError, EventLog, SessionConfig};
 use compositor_media::output::{
-    EncoderKind, EncoderSettings, H264Profile, OutputControl, OutputHub, OutputSink, OutputSpec,
-    OutputTarget, SrtMode, StreamFormat, VideoCodec,
+    EncoderSettings, OutputControl, OutputHub, OutputSink, StreamFormat,
 };
 
 /// A session's sink (handed to the session) and the control of its outputs (kept by the
@@ -41,72 +38,4 @@ pub fn build(
             |e| CommandError::FailedPrecondition(format!("session {session_id:?}: outputs: {e}")),
         )?;
     Ok((Box::new(hub), control))
-}
-
-/// Maps a validated gRPC output request onto the engine's [`OutputSpec`].
-///
-/// Hardware Force/Forbid map onto `EncoderKind::Nvh264`/`X264`; the profile names were
-/// validated by the control API (baseline/main/high).
-pub fn to_spec(o: NewOutput) -> OutputSpec {
-    let target = match o.target {
-        api::OutputTarget::Rtmp {
-            url,
-            stream_key,
-            tls_verify,
-        } => OutputTarget::Rtmp {
-            url,
-            stream_key,
-            tls_verify,
-        },
-        api::OutputTarget::Srt {
-            address,
-            mode,
-            latency_ms,
-            passphrase,
-        } => OutputTarget::Srt {
-            address,
-            mode: match mode {
-                api::SrtMode::Caller => SrtMode::Caller,
-                api::SrtMode::Listener => SrtMode::Listener,
-            },
-            latency_ms,
-            passphrase,
-        },
-        api::OutputTarget::Hls {
-            dir,
-            segment_secs,
-            playlist_size,
-        } => OutputTarget::Hls {
-            dir,
-            segment_secs,
-            playlist_len: playlist_size,
-        },
-        api::OutputTarget::Mp4 { path } => OutputTarget::Mp4 { path },
-        api::OutputTarget::Whip { url, token } => OutputTarget::Whip { url, token },
-    };
-    let encoder = o.encoder.map(|e| EncoderSettings {
-        kind: match e.hardware {
-            api::Hardware::Auto => EncoderKind::Auto,
-            api::Hardware::Force => EncoderKind::Nvh264,
-            api::Hardware::Forbid => EncoderKind::X264,
-        },
-        video_kbps: e.video_kbps,
-        preset: e.preset,
-        keyframe_interval: e.keyframe_interval,
-        audio_bps: e.audio_bps,
-        profile: match e.profile.as_deref() {
-            Some("baseline") => H264Profile::Baseline,
-            Some("main") => H264Profile::Main,
-            _ => H264Profile::High,
-        },
-        codec: match e.codec {
-            api::Codec::Vp8 => VideoCodec::Vp8,
-            api::Codec::H264 => VideoCodec::H264,
-        },
-    });
-    OutputSpec {
-        id: o.id,
-        target,
-        encoder,
-    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use layouts::{Layout, Scene};
 
-use super::manager::Managed;
+use super::managed::Managed;
 use compositor_core::session::{Command, SessionEvent};
 
 /// How often the log is read.

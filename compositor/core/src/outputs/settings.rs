@@ -21,13 +21,15 @@ pub enum EncoderKind {
 }
 
 impl std::str::FromStr for EncoderKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::Invalid;
+    fn from_str(s: &str) -> Result<Self, crate::Invalid> {
         match s {
             "auto" => Ok(Self::Auto),
             "x264" => Ok(Self::X264),
             "nvh264" | "nvenc" => Ok(Self::Nvh264),
-            o => Err(format!("unknown encoder {o:?}: use auto, x264 or nvh264")),
+            o => Err(crate::Invalid(format!(
+                "unknown encoder {o:?}: use auto, x264 or nvh264"
+            ))),
         }
     }
 }
@@ -94,7 +96,11 @@ impl Default for EncoderSettings {
 
 impl EncoderSettings {
     /// Checks the ranges; the error names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::Invalid> {
+        self.check().map_err(crate::Invalid)
+    }
+
+    fn check(&self) -> Result<(), String> {
         const PRESETS: [&str; 10] = [
             "ultrafast",
             "superfast",

@@ -5,6 +5,7 @@
 //! token).
 
 use super::{EncoderSettings, OutputSpec, OutputTarget, SrtMode, VideoCodec};
+use crate::Invalid;
 
 /// Outputs one session may hold.
 pub const MAX_OUTPUTS: usize = 16;
@@ -36,11 +37,15 @@ fn check_url(field: &str, url: &str, schemes: &[&str]) -> Result<(), String> {
 }
 
 /// Validates `spec` whole; the encoder settings it will use are `settings`.
-pub fn validate(spec: &OutputSpec, settings: &EncoderSettings) -> Result<(), String> {
+pub fn validate(spec: &OutputSpec, settings: &EncoderSettings) -> Result<(), Invalid> {
+    check(spec, settings).map_err(Invalid)
+}
+
+fn check(spec: &OutputSpec, settings: &EncoderSettings) -> Result<(), String> {
     if spec.id.is_empty() || spec.id.len() > 128 || !printable(&spec.id) {
         return Err("id: 1..=128 printable ASCII bytes without spaces".into());
     }
-    settings.validate()?;
+    settings.validate().map_err(|e| e.0)?;
     let h264_only = |what: &str| -> Result<(), String> {
         if settings.codec != VideoCodec::H264 {
             return Err(format!("encoder.codec: {what} outputs carry H.264 only"));
@@ -235,6 +240,7 @@ mod tests {
         assert!(
             validate(&bad, &EncoderSettings::default())
                 .unwrap_err()
+                .0
                 .contains("target.url")
         );
         // Turning certificate checks off only means something over TLS.
@@ -246,7 +252,7 @@ mod tests {
             })
         };
         let plain = validate(&insecure("rtmp://x/live"), &EncoderSettings::default());
-        assert!(plain.unwrap_err().contains("target.tls_verify"));
+        assert!(plain.unwrap_err().0.contains("target.tls_verify"));
         assert_eq!(
             validate(&insecure("rtmps://x/live"), &EncoderSettings::default()),
             Ok(())
@@ -267,7 +273,7 @@ mod tests {
             codec: VideoCodec::Vp8,
             ..EncoderSettings::default()
         };
-        assert!(validate(&ok, &vp8).unwrap_err().contains("encoder.codec"));
+        assert!(validate(&ok, &vp8).unwrap_err().0.contains("encoder.codec"));
     }
 
     #[test]
@@ -288,14 +294,16 @@ mod tests {
         assert!(
             validate(&mk("127.0.0.1", None), &d)
                 .unwrap_err()
+                .0
                 .contains("host:port")
         );
         assert!(
             validate(&mk(":9000", None), &d)
                 .unwrap_err()
+                .0
                 .contains("caller")
         );
-        let e = validate(&mk("h:1", Some("short")), &d).unwrap_err();
+        let e = validate(&mk("h:1", Some("short")), &d).unwrap_err().0;
         assert!(e.contains("passphrase") && !e.contains("short"));
     }
 
@@ -305,17 +313,17 @@ mod tests {
         let m = spec(OutputTarget::Mp4 {
             path: "/no/such/folder/x.mp4".into(),
         });
-        assert!(validate(&m, &d).unwrap_err().contains("does not exist"));
+        assert!(validate(&m, &d).unwrap_err().0.contains("does not exist"));
         let h = spec(OutputTarget::Hls {
             dir: std::env::temp_dir(),
             segment_secs: 0.1,
             playlist_len: 5,
         });
-        assert!(validate(&h, &d).unwrap_err().contains("segment_secs"));
+        assert!(validate(&h, &d).unwrap_err().0.contains("segment_secs"));
         let bad_id = OutputSpec {
             id: "has space".into(),
             ..m
         };
-        assert!(validate(&bad_id, &d).unwrap_err().starts_with("id"));
+        assert!(validate(&bad_id, &d).unwrap_err().0.starts_with("id"));
     }
 }

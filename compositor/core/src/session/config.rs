@@ -33,17 +33,17 @@ impl Fps {
 }
 
 impl std::str::FromStr for Fps {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = crate::Invalid;
+    fn from_str(s: &str) -> Result<Self, crate::Invalid> {
         let (n, d) = s.split_once('/').unwrap_or((s, "1"));
         let num = n
             .trim()
             .parse::<u32>()
-            .map_err(|_| format!("bad frame rate {s:?}"))?;
+            .map_err(|_| crate::Invalid(format!("bad frame rate {s:?}")))?;
         let den = d
             .trim()
             .parse::<u32>()
-            .map_err(|_| format!("bad frame rate {s:?}"))?;
+            .map_err(|_| crate::Invalid(format!("bad frame rate {s:?}")))?;
         Ok(Fps { num, den })
     }
 }
@@ -127,7 +127,11 @@ impl SessionConfig {
     }
 
     /// Checks every field; the message names the field and the bound.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), crate::Invalid> {
+        self.check().map_err(crate::Invalid)
+    }
+
+    fn check(&self) -> Result<(), String> {
         let Size { w, h } = self.canvas;
         if !(16..=7680).contains(&w) || !(16..=4320).contains(&h) || w % 2 == 1 || h % 2 == 1 {
             return Err(format!(

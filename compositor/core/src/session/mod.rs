@@ -396,7 +396,7 @@ impl Session {
         sink: Box<dyn OutputSink>,
         events: Arc<EventLog>,
     ) -> Result<Session, SessionError> {
-        config.validate().map_err(SessionError::Config)?;
+        config.validate().map_err(|e| SessionError::Config(e.0))?;
         let mut config = config;
         // Audio enters the mixer ahead of its playout time: the budget covers that on top of
         // the worst audio path, or audio blocks are late (silence, lip sync off by the

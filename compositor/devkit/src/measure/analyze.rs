@@ -33,9 +33,15 @@ pub struct HostRegion {
 }
 
 impl std::str::FromStr for HostRegion {
-    type Err = String;
+    type Err = compositor_core::Invalid;
     /// `name:x,y,w,h:hz`, e.g. `a:0,0,640,360:1000`.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s).map_err(compositor_core::Invalid)
+    }
+}
+
+impl HostRegion {
+    fn parse(s: &str) -> Result<Self, String> {
         let parts: Vec<&str> = s.split(':').collect();
         let [name, rect, hz] = parts.as_slice() else {
             return Err(format!("host {s:?}: expected name:x,y,w,h:hz"));

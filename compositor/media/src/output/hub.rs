@@ -146,7 +146,9 @@ impl OutputHub {
                 "stream format: frame rate, sample rate and channels (1 or 2) must be set".into(),
             ));
         }
-        default.validate().map_err(OutputError::Setup)?;
+        default
+            .validate()
+            .map_err(|e| OutputError::Setup(e.to_string()))?;
         let shared = Arc::new(HubShared {
             fmt,
             default,
@@ -256,7 +258,7 @@ impl OutputControl for HubControl {
             return Err(CommandError::SessionEnded);
         }
         let settings = spec.encoder.clone().unwrap_or_else(|| hub.default.clone());
-        validate(&spec, &settings).map_err(CommandError::Invalid)?;
+        validate(&spec, &settings).map_err(|e| CommandError::Invalid(e.0))?;
         let mut outputs = hub.lock_control();
         if outputs.iter().any(|o| o.shared.id == spec.id) {
             return Err(CommandError::AlreadyExists(format!("output {:?}", spec.id)));

@@ -43,12 +43,14 @@ pub fn save_png(
     frame: &I420Frame,
     matrix: ColorMatrix,
     path: &std::path::Path,
-) -> Result<(), String> {
+) -> Result<(), image::ImageError> {
     let rgb = frame.to_rgb(matrix);
-    let img =
-        image::RgbImage::from_raw(frame.width(), frame.height(), rgb).ok_or("bad frame size")?;
+    let img = image::RgbImage::from_raw(frame.width(), frame.height(), rgb).ok_or_else(|| {
+        image::ImageError::Parameter(image::error::ParameterError::from_kind(
+            image::error::ParameterErrorKind::DimensionMismatch,
+        ))
+    })?;
     img.save(path)
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
 impl OutputSink for SnapshotTap {
