@@ -393,22 +393,54 @@ fn without_alignment_the_analyzer_sees_the_80_ms_skew() {
     assert!((60.0..=100.0).contains(&rep.beep_skew_mean_ms), "{rep:?}");
 }
 
+#[derive(Debug, Default)]
+struct Placed(std::sync::Mutex<Vec<(String, Duration)>>);
+
+impl compositor_core::probe::ArrivalProbe for Placed {
+    fn note_arrival(&self, input: &str, pts: Duration, _completed: std::time::Instant) {
+        self.0.lock().unwrap().push((input.to_string(), pts));
+    }
+}
+
+fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < end,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 #[test]
-fn session_handle_aligns_units_on_the_wall_clock_and_publishes_figures() {
+fn timed_units_are_placed_on_the_session_thread_by_the_wall_clock_and_publish_figures() {
+    use compositor_core::session::{FALLBACK_BUDGET, TimedMedia, TimedUnit};
     let cfg = SessionConfig {
         canvas: CANVAS,
         initial_inputs: vec!["a".into(), "b".into()],
-        duration: Some(Duration::from_secs(2)),
+        duration: Some(Duration::from_secs(4)),
         ..SessionConfig::new(scene())
     };
     let gpu = GpuContext::shared(AdapterChoice::Auto).unwrap();
-    let session = compositor_render::start_session(
+    let mut session = compositor_render::start_session(
         cfg,
         gpu,
         Box::new(compositor_media::output::NullSink::default()),
     )
     .unwrap();
     let handle = session.handle();
+    let placed = std::sync::Arc::new(Placed::default());
+    assert!(handle.set_arrival_probe(placed.clone()));
+    let inputs = session.take_inputs();
+    let picture = compositor_core::frame::VideoFrame {
+        pts: Duration::ZERO,
+        matrix: compositor_core::frame::ColorMatrix::Bt709,
+        image: compositor_core::frame::I420Frame::black(64, 64).unwrap(),
+    };
     // A frame captured 5 ms ago by a sender whose NTP clock is the wall clock.
     let now_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -426,26 +458,66 @@ fn session_handle_aligns_units_on_the_wall_clock_and_publishes_figures() {
         abs_capture_time: None,
         ready: None,
     };
-    let p = handle.align("a", TrackKind::Video, &unit).unwrap();
-    // Capture (5 ms before arrival) + the initial 100 ms budget.
-    let ahead = p.pts.as_secs_f64() - arrival.as_secs_f64();
-    assert!((0.092..=0.098).contains(&ahead), "{ahead}");
-    assert!(!p.late);
-    let st = handle.stats();
-    let (id, a) = &st.align[0];
+    inputs[0]
+        .send_timed(TimedUnit {
+            unit,
+            completed: Some(std::time::Instant::now()),
+            media: TimedMedia::Video(picture.clone()),
+        })
+        .unwrap();
+    let (id, pts) = wait_for("the placed frame", || {
+        placed.0.lock().unwrap().first().cloned()
+    });
     assert_eq!(id, "a");
+    // Capture (5 ms before arrival) + the initial 100 ms budget.
+    let ahead = pts.as_secs_f64() - arrival.as_secs_f64();
+    assert!((0.092..=0.098).contains(&ahead), "{ahead}");
+    let a = wait_for("alignment figures", || {
+        handle
+            .stats()
+            .align
+            .into_iter()
+            .find(|(id, _)| id == "a")
+            .map(|(_, a)| a)
+    });
     assert!(
         a.trusted_clock && a.video_on_sender_clock && a.units == 1,
         "{a:?}"
     );
     assert!((a.transit_offset_ms - 5.0).abs() < 3.0, "{a:?}");
-    // Bad input is refused and counts nothing.
+    // A unit the aligner refuses is placed by arrival + the fallback budget and counts
+    // nothing in the aligner.
     let bad = MediaUnit {
         clock_rate: 0,
         ..unit
     };
-    assert!(handle.align("a", TrackKind::Video, &bad).is_err());
-    assert_eq!(handle.stats().align[0].1.units, 1);
+    inputs[0]
+        .send_timed(TimedUnit {
+            unit: bad,
+            completed: Some(std::time::Instant::now()),
+            media: TimedMedia::Video(picture),
+        })
+        .unwrap();
+    let (_, pts) = wait_for("the refused frame", || {
+        placed.0.lock().unwrap().get(1).cloned()
+    });
+    assert_eq!(pts, arrival + FALLBACK_BUDGET);
+    std::thread::sleep(Duration::from_millis(150));
+    let st = handle.stats();
+    assert_eq!(
+        st.align.iter().find(|(id, _)| id == "a").unwrap().1.units,
+        1
+    );
+    assert_eq!(
+        st.inputs
+            .iter()
+            .find(|(id, _)| id == "a")
+            .unwrap()
+            .1
+            .video_in,
+        2
+    );
+    drop(inputs);
     handle.stop();
     session.join().unwrap();
 }

@@ -224,6 +224,7 @@ fn feed(sender: InputSender, msgs: Vec<InputMessage>) -> JoinHandle<()> {
             let r = match m {
                 InputMessage::Video(f) => sender.send_video(f),
                 InputMessage::Audio(a) => sender.send_audio(a),
+                InputMessage::Timed(t) => sender.send_timed(t),
             };
             if r.is_err() {
                 return;

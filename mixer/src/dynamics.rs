@@ -40,6 +40,7 @@
 //!   white noise) under `Auto` give −1.50 dBFS sample peak and −1.12 dBTP (ideal 8x).
 //!   Gain reduction is reported per block in dB (<= 0).
 
+use crate::kaiser::bessel_i0;
 use std::collections::VecDeque;
 
 /// Converts dB to a linear amplitude factor.
@@ -162,21 +163,6 @@ const TP_PHASES: usize = 4;
 const TP_HEADROOM_DB: f64 = 0.7;
 /// Detector delay in frames: the interpolator needs `TP_TAPS / 2` frames after a point.
 const TP_DELAY: usize = TP_TAPS / 2;
-
-/// Modified Bessel function of the first kind, order 0 (power series; for the Kaiser window).
-fn bessel_i0(x: f64) -> f64 {
-    let mut sum = 1.0;
-    let mut term = 1.0;
-    let q = x * x / 4.0;
-    for k in 1..40 {
-        term *= q / (k * k) as f64;
-        sum += term;
-        if term < sum * 1e-16 {
-            break;
-        }
-    }
-    sum
-}
 
 /// True-peak estimator: 4x polyphase windowed-sinc interpolation of the detector path
 /// (ITU-R BS.1770-4 Annex 2 style), `TP_TAPS` taps per phase.

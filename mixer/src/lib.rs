@@ -61,6 +61,7 @@ mod drift;
 mod dynamics;
 mod fifo;
 mod input;
+mod kaiser;
 mod levels;
 mod mixer;
 mod resample;

@@ -47,6 +47,7 @@
 //! Units: interleaved f32; frames at the rate stated on each method. Buffers given to the
 //! converters are borrowed for the call only; all scratch space is owned and preallocated.
 
+use crate::kaiser::bessel_i0;
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{
     Adjustable, Async, Fft, FixedAsync, FixedSync, Indexing, Resampler,
@@ -119,21 +120,6 @@ const FIR_BETA: f64 = 9.5;
 /// and the kernel reads `FIR_TAPS / 2 - 1` frames before that: `FIR_TAPS` frames plus the
 /// cubic's margin covers it.
 const FIR_HISTORY: usize = FIR_TAPS + CUBIC_HISTORY;
-
-/// Zeroth-order modified Bessel function of the first kind (power series).
-fn bessel_i0(x: f64) -> f64 {
-    let q = x * x / 4.0;
-    let mut term = 1.0;
-    let mut sum = 1.0;
-    for k in 1..64 {
-        term *= q / (k as f64 * k as f64);
-        sum += term;
-        if term < sum * 1e-17 {
-            break;
-        }
-    }
-    sum
-}
 
 /// Floats per phase row of [`fir_table`].
 const FIR_ROW: usize = 4 * FIR_TAPS;

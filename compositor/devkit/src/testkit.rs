@@ -385,7 +385,7 @@ pub fn diff_image(a: &image::RgbImage, b: &image::RgbImage) -> image::RgbImage {
 /// The `fixtures/golden` folder of this repository.
 pub fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
+        .join("../..")
         .join("fixtures")
         .join("golden")
 }

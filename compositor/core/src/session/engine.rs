@@ -16,6 +16,7 @@ use super::config::{ClockMode, SessionConfig};
 use super::events::SessionEvent;
 use super::input::{InputCounters, InputMessage, InputSender};
 use super::phase::{GridPhase, PhaseWindow};
+use super::placement::{Placement, SlotTiming, TimedMedia, TimedUnit};
 use super::{Envelope, SessionError, SessionReport, SharedStats};
 use crate::align::AudioPlacer;
 use crate::frame::{I420Frame, VideoFrame};
@@ -67,6 +68,8 @@ struct Slot {
     placeholder: Option<String>,
     /// Recent frames' waits on the exact grid (for the output phase lock).
     phase: PhaseWindow,
+    /// Fallback state of the slot's timed units.
+    timing: SlotTiming,
 }
 
 struct SlotView<'a> {
@@ -119,6 +122,8 @@ pub(super) struct Engine {
     grid_phase: GridPhase,
     /// Coherent slots' grid waits this tick (reused).
     phases: Vec<f64>,
+    /// The session's aligner and settings (timed units are placed on this thread).
+    placement: Placement,
 }
 
 impl Engine {
@@ -162,6 +167,7 @@ impl Engine {
             half_frame: 0.5 / cfg.fps.as_f64().max(1.0),
             grid_phase: GridPhase::new(1.0 / cfg.fps.as_f64().max(1.0)),
             phases: Vec::new(),
+            placement: Placement::new(cfg.align),
             cfg,
         };
         let mut senders = Vec::new();
@@ -224,6 +230,7 @@ impl Engine {
                 wait_outliers: 0,
                 placeholder: None,
                 phase: PhaseWindow::default(),
+                timing: SlotTiming::default(),
             },
         );
         self.slot_ids.push(id.to_string());
@@ -327,15 +334,7 @@ impl Engine {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&id);
-                if let Some(a) = self
-                    .stats
-                    .aligner
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_mut()
-                {
-                    a.remove_host(&id);
-                }
+                self.placement.remove_host(&id);
                 info!(input = %id, "input slot removed");
                 self.stats
                     .events
@@ -463,13 +462,71 @@ impl Engine {
         stop
     }
 
+    /// Stamps a timed unit with its playout time (and tells the arrival probe of pictures).
+    fn place(&mut self, id: &str, t: TimedUnit) -> Option<InputMessage> {
+        let slot = self.slots.get_mut(id)?;
+        let kind = t.kind();
+        let offset = match &t.media {
+            TimedMedia::Audio { offset, .. } => *offset,
+            TimedMedia::Video(_) => Duration::ZERO,
+        };
+        let wall_start = self.stats.wall_start.get().copied();
+        let pts = self
+            .placement
+            .place(id, &mut slot.timing, kind, &t.unit, offset, || {
+                // Unix time of session time 0, for trusting synchronised sender clocks.
+                let since = std::time::Instant::now().saturating_duration_since(wall_start?);
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .ok()?
+                    .checked_sub(since)
+            });
+        Some(match t.media {
+            TimedMedia::Video(mut frame) => {
+                frame.pts = pts;
+                if let (Some(probe), Some(done)) = (self.stats.probe.get(), t.completed) {
+                    probe.note_arrival(id, pts, done);
+                }
+                InputMessage::Video(frame)
+            }
+            TimedMedia::Audio { mut block, .. } => {
+                block.pts = pts;
+                InputMessage::Audio(block)
+            }
+        })
+    }
+
+    /// Publishes each slot's alignment figures (every 100 ms, not per unit).
+    fn publish_align_stats(&self) {
+        let mut map = self.stats.align.lock().unwrap_or_else(|e| e.into_inner());
+        for id in &self.slot_ids {
+            if let Some(st) = self.placement.stats(id) {
+                match map.get_mut(id) {
+                    Some(v) => *v = st,
+                    None => {
+                        map.insert(id.clone(), st);
+                    }
+                }
+            }
+        }
+    }
+
     fn handle_message(&mut self, id: &str, msg: InputMessage) {
+        let msg = match msg {
+            InputMessage::Timed(t) => match self.place(id, t) {
+                Some(m) => m,
+                None => return,
+            },
+            m => m,
+        };
         let Some(slot) = self.slots.get_mut(id) else {
             return;
         };
         let t = msg.time();
         slot.horizon = Some(slot.horizon.map_or(t, |h| h.max(t)));
         match msg {
+            // Placed above.
+            InputMessage::Timed(_) => {}
             InputMessage::Video(f) => {
                 if slot.current.as_ref().is_some_and(|(c, _)| f.pts < c.pts) {
                     slot.counters.late.fetch_add(1, Ordering::Relaxed);
@@ -803,6 +860,7 @@ impl Engine {
         let blocks = self.stats.audio_blocks.fetch_add(1, Ordering::Relaxed) + 1;
         if blocks.is_multiple_of(10) {
             *self.stats.audio.lock().unwrap_or_else(|e| e.into_inner()) = self.mixer.stats();
+            self.publish_align_stats();
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Sender, TrySendError};
 
+use super::placement::{TimedMedia, TimedUnit};
 use crate::frame::{AudioBlock, VideoFrame};
 
 /// What a source sends.
@@ -21,6 +22,9 @@ pub enum InputMessage {
     Video(VideoFrame),
     /// Sound.
     Audio(AudioBlock),
+    /// A picture or sound with its RTP timing, placed by the session
+    /// ([`super::placement`]).
+    Timed(TimedUnit),
 }
 
 impl InputMessage {
@@ -29,6 +33,8 @@ impl InputMessage {
         match self {
             InputMessage::Video(f) => f.pts,
             InputMessage::Audio(a) => a.pts,
+            // Not placed yet: its arrival (a lower bound of its playout time).
+            InputMessage::Timed(t) => t.unit.arrival,
         }
     }
 }
@@ -142,8 +148,20 @@ impl InputSender {
         self.send(InputMessage::Audio(block))
     }
 
+    /// Sends a unit with its RTP timing; the session places it on its own thread.
+    pub fn send_timed(&self, unit: TimedUnit) -> Result<(), InputClosed> {
+        self.send(InputMessage::Timed(unit))
+    }
+
     fn send(&self, msg: InputMessage) -> Result<(), InputClosed> {
-        let is_video = matches!(msg, InputMessage::Video(_));
+        let is_video = matches!(
+            msg,
+            InputMessage::Video(_)
+                | InputMessage::Timed(TimedUnit {
+                    media: TimedMedia::Video(_),
+                    ..
+                })
+        );
         let res = if self.blocking {
             self.tx
                 .send(msg)

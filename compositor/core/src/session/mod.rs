@@ -38,9 +38,11 @@
 //!   slot's audio is delayed by the mean wait of its video frames between their pts and the
 //!   tick that shows them (the output frame grid), so lip sync survives the quantisation to
 //!   output frames.
-//! - Alignment: sources with RTP timing call [`SessionHandle::align`] (one shared
-//!   [`crate::align::Aligner`] per session, behind a mutex) to get each unit's playout time;
-//!   its per-host figures appear in [`StatsSnapshot::align`].
+//! - Alignment: sources with RTP timing send [`TimedUnit`]s ([`InputSender::send_timed`]);
+//!   the session thread owns the session's [`crate::align::Aligner`] and stamps each unit's
+//!   playout time when it drains the slot ([`placement`]): the hand-off is one channel send,
+//!   no lock and no allocation per unit. Per-host figures appear in
+//!   [`StatsSnapshot::align`], refreshed every 100 ms.
 //! - [`ClockMode::RealTime`]: ticks are due at `start + t` on the wall clock; inputs are only
 //!   polled (never waited for); when more than one frame behind, a video tick is skipped and
 //!   counted (`late_ticks`) while the clock keeps its pace; audio ticks are never skipped.
@@ -54,6 +56,7 @@ mod engine;
 mod events;
 mod input;
 pub mod phase;
+mod placement;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -68,10 +71,11 @@ pub use config::{ClockMode, Fps, SessionConfig};
 pub use engine::MIX_TICK;
 pub use events::{EVENT_LOG_CAPACITY, EventLog, SessionEvent};
 pub use input::{InputClosed, InputCounters, InputMessage, InputSender, InputStats};
-
-use crate::align::{
-    AlignConfig, AlignError, Aligner, HostAlignStats, MediaUnit, Playout, TrackKind,
+pub use placement::{
+    FALLBACK_BUDGET, IMPLAUSIBLE, LATEST_AHEAD, RESUME_AHEAD, TimedMedia, TimedUnit,
 };
+
+use crate::align::HostAlignStats;
 use crate::probe::ArrivalProbe;
 use crate::render::FrameRenderer;
 use crate::sink::{OutputSink, SinkStats};
@@ -148,11 +152,6 @@ pub struct SharedStats {
     pub wall_start: std::sync::OnceLock<std::time::Instant>,
     /// Mixer figures per audio input (queue depth, drift ppm, levels…), refreshed every 100 ms.
     pub audio: Mutex<Vec<mixer::InputStats>>,
-    /// The session's aligner (created at the first [`SessionHandle::align`] call, when the
-    /// wall clock of session time 0 is known).
-    pub aligner: Mutex<Option<Aligner>>,
-    /// Alignment settings from the session config.
-    pub align_config: AlignConfig,
     /// Alignment figures per input (host).
     pub align: Mutex<HashMap<String, HostAlignStats>>,
     /// The arrival probe a benchmark installed ([`SessionHandle::set_arrival_probe`]).
@@ -268,39 +267,6 @@ impl SessionHandle {
         at.saturating_duration_since(start)
     }
 
-    /// Maps one received unit of input `input`'s `kind` track to its playout time on the
-    /// session clock (see [`crate::align`]). `unit.arrival` is on the session clock
-    /// ([`SessionHandle::session_time`] of the arrival instant). The first call fixes the
-    /// session's wall-clock epoch (Unix time of session time 0) unless the config gives one.
-    pub fn align(
-        &self,
-        input: &str,
-        kind: TrackKind,
-        unit: &MediaUnit,
-    ) -> Result<Playout, AlignError> {
-        let mut guard = self.stats.aligner.lock().unwrap_or_else(|e| e.into_inner());
-        let aligner = match guard.as_mut() {
-            Some(a) => a,
-            None => {
-                let mut cfg = self.stats.align_config;
-                if cfg.epoch_unix.is_none() {
-                    let now = std::time::Instant::now();
-                    let since_start = self.session_time(now);
-                    cfg.epoch_unix = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .ok()
-                        .and_then(|d| d.checked_sub(since_start));
-                }
-                guard.insert(Aligner::new(cfg)?)
-            }
-        };
-        let playout = aligner.push(input, kind, unit)?;
-        if let Some(st) = aligner.stats(input) {
-            self.publish_align_stats(input, st);
-        }
-        Ok(playout)
-    }
-
     /// Installs `probe`, told of every video frame ingest delivers (benchmarks; off by
     /// default). False when one is installed already (the first stays).
     pub fn set_arrival_probe(&self, probe: Arc<dyn ArrivalProbe>) -> bool {
@@ -406,7 +372,6 @@ impl Session {
         let (tx, rx) = crossbeam_channel::bounded(256);
         let stats = Arc::new(SharedStats {
             events,
-            align_config: config.align,
             ..SharedStats::default()
         });
         let (engine, inputs) = engine::Engine::new(config, renderer, sink, rx, stats.clone())?;
