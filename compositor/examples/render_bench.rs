@@ -1,5 +1,5 @@
 //! The render benchmark without the rest of the CLI: links no GStreamer symbols, so it runs on
-//! machines that have a GPU but no GStreamer (used for the H100 figures in docs/benchmarks.md).
+//! machines that have a GPU but no GStreamer (used for the H100 figures in docs/benchmarks/render.md).
 //!
 //! `cargo run --release -p compositor --example render_bench -- [inputs] [canvas WxH] [frames]`
 

@@ -13,7 +13,7 @@
 #[path = "../tests/whip_support/mod.rs"]
 mod whip_support;
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,14 +26,7 @@ use whip_support::{
     PublishSpec, Publisher, TOKEN, TestDirectory, VideoCodec, local_ip, serve_whip,
 };
 
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use compositor_devkit::process::ChildGuard;
 
 /// utime + stime of this process, seconds.
 fn cpu_seconds() -> f64 {
@@ -117,7 +110,7 @@ fn main() {
         directory,
     );
     let url = format!("{base}/whip/s1/host");
-    let _child = ChildGuard(
+    let _child = ChildGuard::new(
         Command::new(std::env::current_exe().unwrap())
             .args(["--publish", &url, &size, &codec])
             .spawn()

@@ -17,10 +17,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use align_whip_support::{DelayRelay, StampPublisher};
+use align_whip_support::StampPublisher;
 use compositor_core::align::AlignConfig;
 use compositor_core::session::SessionConfig;
 use compositor_devkit::measure::{HostRegion, StampedHost, analyze_decoded, decode_file};
+use compositor_devkit::netem::{Impairment, UdpRelay};
 use compositor_media::output::{
     EncoderKind, EncoderSettings, GstEncoder, OutputFiles, StreamFormat,
 };
@@ -92,8 +93,8 @@ impl Drop for TempDir {
 
 /// One retry, for a known rare miss on the loaded 2-core VM (2026-11-23: first runs missed in
 /// 3 of about 12 runs): one beep of one or both hosts measures ~30 ms early, i.e. the picture
-/// at that instant reached the output one frame late while its sound did not. docs/design.md,
-/// "Known limitations". The test still fails when both runs miss.
+/// at that instant reached the output one frame late while its sound did not.
+/// docs/known-limitations.md. The test still fails when both runs miss.
 #[test]
 fn whip_hosts_are_in_lip_sync_and_in_step_on_the_output() {
     if std::panic::catch_unwind(run_once).is_err() {
@@ -165,12 +166,15 @@ fn run_once() {
     let probe = std::net::UdpSocket::bind((ip, 0)).unwrap();
     let b_udp = probe.local_addr().unwrap();
     drop(probe);
-    let relay = DelayRelay::start(
+    let relay = UdpRelay::start(
         ip,
         b_udp,
-        Duration::from_millis(80),
-        Duration::from_millis(20),
-    );
+        Impairment {
+            delay: Duration::from_millis(80),
+            jitter: Duration::from_millis(20),
+        },
+    )
+    .unwrap();
     let start_server = |udp: std::net::SocketAddr, public: Option<std::net::SocketAddr>| {
         let cfg = WhipConfig {
             udp_bind: udp,

@@ -4,23 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_compositor");
 const TOKEN: &str = "serve-test-token";
 
-/// Kills the server if the test fails before stopping it.
-struct Guard(Option<Child>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use compositor_devkit::process::ChildGuard as Guard;
 
 fn ctl(grpc: &str, token: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(BIN)

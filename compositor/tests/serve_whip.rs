@@ -9,7 +9,7 @@
 mod whip_support;
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use whip_support::{PublishSpec, Publisher, VideoCodec, close_rgb, local_ip};
@@ -17,17 +17,7 @@ use whip_support::{PublishSpec, Publisher, VideoCodec, close_rgb, local_ip};
 const BIN: &str = env!("CARGO_BIN_EXE_compositor");
 const TOKEN: &str = "serve-whip-test-token";
 
-/// Kills the server if the test fails before stopping it.
-struct Guard(Option<Child>);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
+use compositor_devkit::process::ChildGuard as Guard;
 
 fn ctl(grpc: &str, args: &[&str]) -> serde_json::Value {
     let out = Command::new(BIN)

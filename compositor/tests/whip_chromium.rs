@@ -11,7 +11,7 @@ mod whip_support;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use compositor_core::frame::{ColorMatrix, rgb_to_yuv};
@@ -21,15 +21,7 @@ use whip_support::{Harness, TOKEN, close_rgb, tone_of};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// Kills and reaps the browser even when the test fails.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use compositor_devkit::process::ChildGuard;
 
 fn write_y4m(path: &Path, w: u32, h: u32, rgb: [u8; 3], frames: u32) {
     let (y, u, v) = rgb_to_yuv(rgb[0], rgb[1], rgb[2], ColorMatrix::Bt601);
@@ -126,7 +118,7 @@ fn headless_chromium_publishes_over_whip() {
         .stderr(Stdio::null())
         .spawn()
         .expect("start chromium");
-    let _guard = ChildGuard(child);
+    let _guard = ChildGuard::new(child);
 
     let frames = |h: &Harness| h.stats().map(|s| s.frames_decoded).unwrap_or(0);
     h.wait_for(Duration::from_secs(30), "frames from Chromium", |h| {

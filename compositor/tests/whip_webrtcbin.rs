@@ -13,8 +13,11 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use compositor_core::session::SessionEvent;
+use compositor_devkit::netem::{Impairment, UdpRelay};
 use compositor_webrtc::ingest::WhipConfig;
-use whip_support::{Harness, PublishSpec, Publisher, Relay, TOKEN, VideoCodec, close_rgb, tone_of};
+use whip_support::{
+    Harness, PublishSpec, Publisher, TOKEN, VideoCodec, close_rgb, local_ip, tone_of,
+};
 
 /// The machine has few cores: one publisher at a time keeps the rates honest.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -158,7 +161,7 @@ fn loss_through_relay(nack: bool) {
     let probe = std::net::UdpSocket::bind((whip_support::local_ip(), 0)).unwrap();
     let server_udp = probe.local_addr().unwrap();
     drop(probe);
-    let relay = Relay::start(server_udp);
+    let relay = UdpRelay::start(local_ip(), server_udp, Impairment::default()).unwrap();
     let mut h = Harness::start(WhipConfig {
         udp_bind: server_udp,
         public_addr: Some(relay.addr),
@@ -247,7 +250,7 @@ fn stall_resume_and_long_lived_peer() {
     let probe = std::net::UdpSocket::bind((whip_support::local_ip(), 0)).unwrap();
     let server_udp = probe.local_addr().unwrap();
     drop(probe);
-    let relay = Relay::start(server_udp);
+    let relay = UdpRelay::start(local_ip(), server_udp, Impairment::default()).unwrap();
     let mut h = Harness::start(WhipConfig {
         udp_bind: server_udp,
         public_addr: Some(relay.addr),

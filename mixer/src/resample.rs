@@ -33,7 +33,7 @@
 //! | 44.1k->48k sinc 64 (Balanced) | -112 dB / 0.00 | -98 dB / 0.00  | -92.5 / 0.00    | -89.5 / -0.09  |
 //!
 //! Cost per input and 10 ms block (480 stereo output frames, 44.1k->48k, release build, same
-//! loaded 2-core machine as `docs/benchmarks.md`): cubic 4.3..5.1 µs; polyphase 10 taps
+//! loaded 2-core machine as `docs/benchmarks/mixer.md`): cubic 4.3..5.1 µs; polyphase 10 taps
 //! 6.1..8.2 µs; the same polyphase with 12 taps 8.6..8.8 µs and with 16 taps 9.8..10.1 µs
 //! (16 taps measures -99.9 / -98.9 / -93.1 / -89.7 dB, but put the mix16 `Auto` benchmark at
 //! 2.4 %, 12 taps at 2.3 %, over the 2 % budget); 8 taps cannot hold both -90 dB at 1 kHz

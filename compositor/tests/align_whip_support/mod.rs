@@ -10,138 +10,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code, missing_docs)]
 
-use std::collections::VecDeque;
-use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use compositor_devkit::measure::StampedHost;
 use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
-
-/// A UDP forwarder: publisher→server datagrams leave `delay ± jitter` after they came in
-/// (never before an earlier one: order is kept), server→publisher ones at once.
-pub struct DelayRelay {
-    pub addr: SocketAddr,
-    pub forwarded: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-type Queue = Arc<(Mutex<VecDeque<(Instant, Vec<u8>)>>, Condvar)>;
-
-impl DelayRelay {
-    pub fn start(
-        ip: std::net::IpAddr,
-        server: SocketAddr,
-        delay: Duration,
-        jitter: Duration,
-    ) -> Self {
-        let front = UdpSocket::bind((ip, 0)).unwrap();
-        let back = UdpSocket::bind((ip, 0)).unwrap();
-        for s in [&front, &back] {
-            s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
-        }
-        let addr = front.local_addr().unwrap();
-        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
-        let stop = Arc::new(AtomicBool::new(false));
-        let forwarded = Arc::new(AtomicU64::new(0));
-        let queue: Queue = Arc::default();
-        let mut threads = Vec::new();
-        {
-            let (front, client, stop, queue) = (
-                front.try_clone().unwrap(),
-                client.clone(),
-                stop.clone(),
-                queue.clone(),
-            );
-            threads.push(std::thread::spawn(move || {
-                let mut buf = [0u8; 2048];
-                let mut rng: u64 = 0x2545_F491_4F6C_DD1D;
-                let mut last = Instant::now();
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok((n, from)) = front.recv_from(&mut buf) else {
-                        continue;
-                    };
-                    let now = Instant::now();
-                    *client.lock().unwrap() = Some(from);
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    let u = (rng >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
-                    let d = delay.as_secs_f64() + jitter.as_secs_f64() * u;
-                    let due = (now + Duration::from_secs_f64(d.max(0.0))).max(last);
-                    last = due;
-                    let (q, cv) = &*queue;
-                    q.lock().unwrap().push_back((due, buf[..n].to_vec()));
-                    cv.notify_one();
-                }
-            }));
-        }
-        {
-            let (back, stop, queue, forwarded) = (
-                back.try_clone().unwrap(),
-                stop.clone(),
-                queue.clone(),
-                forwarded.clone(),
-            );
-            threads.push(std::thread::spawn(move || {
-                let (q, cv) = &*queue;
-                let mut g = q.lock().unwrap();
-                while !stop.load(Ordering::Relaxed) {
-                    match g.front() {
-                        None => {
-                            g = cv.wait_timeout(g, Duration::from_millis(50)).unwrap().0;
-                        }
-                        Some((due, _)) => {
-                            let now = Instant::now();
-                            if *due > now {
-                                let wait = *due - now;
-                                g = cv.wait_timeout(g, wait).unwrap().0;
-                                continue;
-                            }
-                            if let Some((_, data)) = g.pop_front() {
-                                let _ = back.send_to(&data, server);
-                                forwarded.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                    }
-                }
-            }));
-        }
-        {
-            let (client, stop) = (client.clone(), stop.clone());
-            threads.push(std::thread::spawn(move || {
-                let mut buf = [0u8; 2048];
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok((n, _)) = back.recv_from(&mut buf) else {
-                        continue;
-                    };
-                    if let Some(c) = *client.lock().unwrap() {
-                        let _ = front.send_to(&buf[..n], c);
-                    }
-                }
-            }));
-        }
-        DelayRelay {
-            addr,
-            forwarded,
-            stop,
-            threads,
-        }
-    }
-}
-
-impl Drop for DelayRelay {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
-    }
-}
 
 /// Where a [`StampPublisher`]'s media comes from.
 pub enum VideoFeed {
@@ -300,7 +176,8 @@ impl StampPublisher {
             .map_err(|e| e.to_string())?
             .downcast::<gst::Pipeline>()
             .map_err(|_| "not a pipeline".to_string())?;
-        let (pem, fingerprint) = ecdsa_pem()?;
+        let (pem, fingerprint) =
+            compositor_devkit::pem::ecdsa_pem("whip-test").map_err(|e| e.to_string())?;
         pipeline.connect_deep_element_added(move |_, _, element| {
             if element.factory().is_some_and(|f| f.name() == "dtlssrtpdec") {
                 element.set_property("pem", pem.as_str());
@@ -583,56 +460,4 @@ impl Drop for StampPublisher {
         }
         let _ = self.pipeline.set_state(gst::State::Null);
     }
-}
-
-/// A fresh self-signed P-256 certificate + key (PEM, certificate first) and its SHA-256
-/// fingerprint: str0m's DTLS takes ECDSA certificates only, webrtcbin makes RSA ones.
-fn ecdsa_pem() -> Result<(String, String), String> {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "-",
-            "-out",
-            "-",
-            "-subj",
-            "/CN=align-test",
-            "-days",
-            "2",
-        ])
-        .output()
-        .map_err(|e| format!("openssl: {e}"))?;
-    let text = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
-    let cert_start = text
-        .find("-----BEGIN CERTIFICATE-----")
-        .ok_or("no certificate from openssl")?;
-    let (key, cert) = (&text[..cert_start], &text[cert_start..]);
-    let mut child = std::process::Command::new("openssl")
-        .args(["x509", "-noout", "-fingerprint", "-sha256"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("openssl: {e}"))?;
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().ok_or("no stdin")?;
-        stdin
-            .write_all(cert.as_bytes())
-            .map_err(|e| e.to_string())?;
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let line = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
-    let fp = line
-        .trim()
-        .rsplit('=')
-        .next()
-        .ok_or("no fingerprint")?
-        .to_string();
-    Ok((format!("{cert}{key}"), fp))
 }

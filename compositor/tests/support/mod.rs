@@ -8,7 +8,7 @@ pub mod proxy;
 pub mod whip_server;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use compositor_core::session::{EventLog, SessionEvent};
@@ -16,41 +16,7 @@ use compositor_devkit::stream::LiveOptions;
 use compositor_media::output::{EncoderSettings, OutputSpec, OutputTarget};
 use layouts::Size;
 
-/// A child process killed (and reaped) on drop.
-pub struct ChildGuard(pub Option<Child>);
-
-impl ChildGuard {
-    /// Kills it now (SIGKILL) and waits.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.0.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-    /// Interrupts it (SIGINT) and waits up to `t`, then kills.
-    pub fn interrupt(&mut self, t: Duration) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = Command::new("kill")
-                .args(["-INT", &c.id().to_string()])
-                .status();
-            let end = Instant::now() + t;
-            while Instant::now() < end {
-                if let Ok(Some(_)) = c.try_wait() {
-                    self.0 = None;
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        self.kill();
-    }
-}
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+pub use compositor_devkit::process::ChildGuard;
 
 /// A free TCP/UDP port on loopback (bound then released).
 pub fn free_port() -> u16 {

@@ -206,7 +206,7 @@ fn on_pad(
     }
 }
 
-fn answer(webrtc: &gst::Element, offer_sdp: &str, pem: &str) -> String {
+fn answer(webrtc: &gst::Element, offer_sdp: &str, fp: &str) -> String {
     let sdp = gst_sdp::SDPMessage::parse_buffer(offer_sdp.as_bytes()).unwrap();
     let offer = gst_webrtc::WebRTCSessionDescription::new(gst_webrtc::WebRTCSDPType::Offer, sdp);
     let (dtx, drx) = std::sync::mpsc::channel();
@@ -238,7 +238,6 @@ fn answer(webrtc: &gst::Element, offer_sdp: &str, pem: &str) -> String {
         .unwrap();
     // webrtcbin writes the fingerprint of its default certificate into the SDP even when
     // its DTLS elements were given another one: state the one the handshake will use.
-    let fp = fingerprint(pem);
     local
         .sdp()
         .as_text()
@@ -256,43 +255,6 @@ fn answer(webrtc: &gst::Element, offer_sdp: &str, pem: &str) -> String {
         + "\r\n"
 }
 
-fn ecdsa_pem() -> String {
-    let dir = super::temp_dir("whip_cert");
-    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
-    let st = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-        ])
-        .args(["-nodes", "-days", "1", "-subj", "/CN=webrtcbin", "-keyout"])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl runs");
-    assert!(st.success());
-    std::fs::read_to_string(&cert).unwrap() + &std::fs::read_to_string(&key).unwrap()
-}
-
-/// SHA-256 fingerprint (AA:BB:…) of the certificate in `pem`.
-fn fingerprint(pem: &str) -> String {
-    let dir = super::temp_dir("whip_fp");
-    let path = dir.join("cert.pem");
-    std::fs::write(&path, pem).unwrap();
-    let out = std::process::Command::new("openssl")
-        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let s = String::from_utf8_lossy(&out.stdout).to_string();
-    s.trim().rsplit('=').next().unwrap().to_string()
-}
-
 pub fn start() -> WhipServer {
     gst::init().unwrap();
     let pipeline = gst::Pipeline::new();
@@ -303,8 +265,7 @@ pub fn start() -> WhipServer {
     pipeline.add(&webrtc).unwrap();
     // GStreamer's DTLS makes an RSA certificate by default; str0m's DTLS (like many SFU
     // stacks) speaks ECDHE-ECDSA only, so give webrtcbin an ECDSA certificate.
-    let pem = ecdsa_pem();
-    let pem2 = pem.clone();
+    let (pem, fp) = compositor_devkit::pem::ecdsa_pem("webrtcbin").unwrap();
     pipeline.connect_deep_element_added(move |_, _, el| {
         if el.factory().is_some_and(|f| f.name() == "dtlssrtpdec") {
             el.set_property("pem", &pem);
@@ -350,7 +311,7 @@ pub fn start() -> WhipServer {
             let mut body = vec![0u8; len];
             r.read_exact(&mut body).unwrap();
             let resp = if method == "POST" {
-                let ans = answer(&webrtc, &String::from_utf8_lossy(&body), &pem2);
+                let ans = answer(&webrtc, &String::from_utf8_lossy(&body), &fp);
                 format!(
                     "HTTP/1.1 201 Created\r\nContent-Type: application/sdp\r\nLocation: /whip/resource/1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{ans}",
                     ans.len()

@@ -4,8 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code, missing_docs)]
 
 use std::collections::HashMap;
-use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::UdpSocket;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -393,7 +392,8 @@ impl Publisher {
         // default, so give its DTLS elements an ECDSA certificate before they start.
         // webrtcbin computes the offer's fingerprint before its DTLS elements exist, so the
         // certificate is set as they are added and the offer's fingerprint rewritten to match.
-        let (pem, fingerprint) = ecdsa_pem()?;
+        let (pem, fingerprint) =
+            compositor_devkit::pem::ecdsa_pem("whip-test").map_err(|e| e.to_string())?;
         pipeline.connect_deep_element_added(move |_, _, element| {
             if element.factory().is_some_and(|f| f.name() == "dtlssrtpdec") {
                 element.set_property("pem", pem.as_str());
@@ -404,7 +404,7 @@ impl Publisher {
         // default (`rtcp-sync-send-time=true`) maps it to the send time, and with media queued
         // during ICE/DTLS its audio and video reports disagree by hundreds of ms: the server
         // then flips those tracks between sender-clock and arrival placement, which glitches
-        // the sound (a known limitation, see docs/design.md, "alignment").
+        // the sound (a known limitation, see docs/known-limitations.md).
         if let Some(bin) = wb.downcast_ref::<gst::Bin>() {
             for e in bin.iterate_recurse().into_iter().flatten() {
                 if e.factory().is_some_and(|f| f.name() == "rtpbin") {
@@ -511,58 +511,6 @@ impl Publisher {
     }
 }
 
-/// A fresh self-signed P-256 certificate and its key, PEM (certificate first), and the
-/// certificate's SHA-256 fingerprint (colon-separated hex).
-fn ecdsa_pem() -> Result<(String, String), String> {
-    let out = std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            "-",
-            "-out",
-            "-",
-            "-subj",
-            "/CN=whip-test",
-            "-days",
-            "2",
-        ])
-        .output()
-        .map_err(|e| format!("openssl: {e}"))?;
-    let text = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
-    let cert_start = text
-        .find("-----BEGIN CERTIFICATE-----")
-        .ok_or("no certificate from openssl")?;
-    let (key, cert) = (&text[..cert_start], &text[cert_start..]);
-    let mut child = std::process::Command::new("openssl")
-        .args(["x509", "-noout", "-fingerprint", "-sha256"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("openssl: {e}"))?;
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().ok_or("no stdin")?;
-        stdin
-            .write_all(cert.as_bytes())
-            .map_err(|e| e.to_string())?;
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let line = String::from_utf8(out.stdout).map_err(|e| e.to_string())?;
-    let fp = line
-        .trim()
-        .rsplit('=')
-        .next()
-        .ok_or("no fingerprint")?
-        .to_string();
-    Ok((format!("{cert}{key}"), fp))
-}
-
 impl Publisher {
     /// Changes the sent picture size mid-stream (the encoder restarts with a keyframe).
     pub fn set_video_size(&self, w: u32, h: u32, fps: i32) {
@@ -580,93 +528,5 @@ impl Publisher {
 impl Drop for Publisher {
     fn drop(&mut self) {
         let _ = self.pipeline.set_state(gst::State::Null);
-    }
-}
-
-/// A UDP forwarder between one publisher and the server, dropping a share of the
-/// publisher→server datagrams while `loss_percent` > 0 (deterministic pseudo-random).
-pub struct Relay {
-    pub addr: SocketAddr,
-    pub loss_percent: Arc<AtomicU64>,
-    pub dropped: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl Relay {
-    pub fn start(server: SocketAddr) -> Relay {
-        let front = UdpSocket::bind((local_ip(), 0)).unwrap();
-        let back = UdpSocket::bind((local_ip(), 0)).unwrap();
-        front
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        back.set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let addr = front.local_addr().unwrap();
-        let client: Arc<Mutex<Option<SocketAddr>>> = Arc::default();
-        let loss_percent = Arc::new(AtomicU64::new(0));
-        let dropped = Arc::new(AtomicU64::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut threads = Vec::new();
-        {
-            let (front, back) = (front.try_clone().unwrap(), back.try_clone().unwrap());
-            let (client, loss, dropped, stop) = (
-                client.clone(),
-                loss_percent.clone(),
-                dropped.clone(),
-                stop.clone(),
-            );
-            threads.push(std::thread::spawn(move || {
-                let mut buf = [0u8; 2048];
-                let mut rng: u64 = 0x9E37_79B9_7F4A_7C15;
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok((n, from)) = front.recv_from(&mut buf) else {
-                        continue;
-                    };
-                    *client.lock().unwrap() = Some(from);
-                    rng ^= rng << 13;
-                    rng ^= rng >> 7;
-                    rng ^= rng << 17;
-                    let p = loss.load(Ordering::Relaxed);
-                    // Only RTP/RTCP (first byte 128..=191) is dropped, never ICE/DTLS.
-                    let is_rtp = (128..=191).contains(&buf[0]);
-                    if p > 0 && is_rtp && rng % 100 < p {
-                        dropped.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    let _ = back.send_to(&buf[..n], server);
-                }
-            }));
-        }
-        {
-            let (client, stop) = (client.clone(), stop.clone());
-            threads.push(std::thread::spawn(move || {
-                let mut buf = [0u8; 2048];
-                while !stop.load(Ordering::Relaxed) {
-                    let Ok((n, _)) = back.recv_from(&mut buf) else {
-                        continue;
-                    };
-                    if let Some(c) = *client.lock().unwrap() {
-                        let _ = front.send_to(&buf[..n], c);
-                    }
-                }
-            }));
-        }
-        Relay {
-            addr,
-            loss_percent,
-            dropped,
-            stop,
-            threads,
-        }
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        for t in self.threads.drain(..) {
-            let _ = t.join();
-        }
     }
 }

@@ -37,7 +37,8 @@
 //!   per SSRC and tolerates reordering.
 //! - Internally seconds as `f64` relative to a per-host base (sub-µs precision).
 //! - Bad input (zero clock rate, too many hosts) returns an [`AlignError`] and changes
-//!   nothing. One [`Aligner`] per session; the caller serialises access (a mutex).
+//!   nothing. One [`Aligner`] per session, owned by the session thread
+//!   (`session/placement.rs`): no lock.
 
 mod aligner;
 mod floor;

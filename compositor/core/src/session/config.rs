@@ -84,8 +84,8 @@ pub struct SessionConfig {
     /// Commands applied at given output times (deterministic scripted changes, e.g. the
     /// demo's mid-way layout switch). Refusals are logged.
     pub scheduled: Vec<(Duration, super::Command)>,
-    /// Timestamp alignment of inputs fed through [`super::SessionHandle::align`] (budget
-    /// bounds, slew rate). `epoch_unix` None: taken from the wall clock at the first unit.
+    /// Timestamp alignment of timed units ([`super::TimedUnit`], placed on the session
+    /// thread; budget bounds, slew rate). `epoch_unix` None: taken from the wall clock at the first unit.
     pub align: crate::align::AlignConfig,
     /// Audio is handed to the sink this much ahead of its video, to cancel a known delay of
     /// the audio encoder that the container does not record (AAC priming: 1024 samples,

@@ -3,7 +3,7 @@
 //!
 //! Recording ([`LatencyLog`], installed with
 //! [`compositor_core::session::SessionHandle::set_arrival_probe`]):
-//! ingest notes each delivered video frame (input, playout pts, arrival), an encoder pad probe
+//! the session notes each timed video frame it places (input, playout pts, arrival), an encoder pad probe
 //! notes each encoded video buffer (output pts, instant). Both are `Instant`s read at the edge
 //! (UDP loop turn, GStreamer streaming thread); bounded rings ([`LOG_CAPACITY`]) drop the
 //! oldest. Analysis ([`added_latency`]) is pure: times on the session clock (`Duration`

@@ -5,7 +5,7 @@
 //! sampling and shading) plus, where I420 is written, `i420.wgsl`, plus its own file.
 //!
 //! Two render paths share the item data, atlases and output layout (measured in
-//! docs/benchmarks.md; chosen per adapter, `COMPOSITOR_RENDER_PATH=compute|raster` forces):
+//! docs/benchmarks/render.md; chosen per adapter, `GpuOptions::render_path` forces it):
 //! - **compute** (hardware): `compose.wgsl` blends every item and writes packed I420 in one
 //!   dispatch. Datacenter GPUs (H100) have few graphics units: 1080p/2 inputs 0.76 ms vs
 //!   1.17 ms with the raster path.

@@ -966,7 +966,7 @@ impl Renderer {
         });
         let res = if self.ctx.spin_wait() {
             // Hardware: poll without sleeping for up to 20 ms. A blocking fence wait costs
-            // ~0.4 ms of wake-up latency per frame on the measured VM (docs/benchmarks.md).
+            // ~0.4 ms of wake-up latency per frame on the measured VM (docs/benchmarks/render.md).
             let deadline = Instant::now() + Duration::from_millis(20);
             loop {
                 self.ctx

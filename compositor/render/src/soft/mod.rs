@@ -1,6 +1,6 @@
 //! The CPU compositor: draws a [`FramePlan`] straight into I420, for machines whose only
 //! wgpu adapter is a software one (lavapipe), where the GPU path costs 20–40 ms of CPU per
-//! 720p frame (docs/benchmarks.md) and this one a few.
+//! 720p frame (docs/benchmarks/render.md) and this one a few.
 //!
 //! It draws what the GPU renderer draws — inputs, images and colours with fit, crop, bilinear
 //! sampling (n-tap averaging when shrinking by more than 2×), rounded corners, borders and

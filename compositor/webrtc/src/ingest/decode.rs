@@ -7,7 +7,7 @@
 //! than `queue_limit` buffers wait the frame is dropped and counted (the caller then asks for a
 //! keyframe). Decoding and conversion run on GStreamer's threads; the appsink callback copies
 //! the picture into a tight [`I420Frame`] and hands it with its [`MediaTiming`] to
-//! [`Delivery`], which stamps the session time and sends it into the slot.
+//! [`Delivery`], which sends it with its timing into the slot (the session places it).
 //!
 //! Time: buffer PTS = (RTP time − first RTP time of the track) in ns; a bounded map from PTS to
 //! [`MediaTiming`] (256 entries) finds each decoded unit's timing again.

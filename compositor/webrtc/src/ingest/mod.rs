@@ -12,9 +12,10 @@
 //!   the server's router. [`WhipConfig`] ([`config`]) holds its settings.
 //! - Each host is a [`peer::Peer`]: a str0m `Rtc` (ICE-lite, answerer) owned by the UDP loop,
 //!   one GStreamer decoder per track ([`decode`]) running on GStreamer's threads, decoded
-//!   media handed to [`deliver::Delivery`] which stamps the session time and pushes into the
-//!   slot. Every decoded unit carries a [`MediaTiming`] (RTP time, clock rate, arrival instant,
-//!   latest sender report) up to that push: the alignment work changes only `deliver`.
+//!   media handed to [`deliver::Delivery`] which sends it into the slot with its timing (the
+//!   session thread places it: `compositor_core::session::TimedUnit`). Every decoded unit
+//!   carries a [`MediaTiming`] (RTP time, clock rate, arrival instant, latest sender report)
+//!   up to that send.
 //! - Nothing on the media path blocks: hand-offs are bounded and drop with a counter.
 //! - Threads: HTTP handlers on tokio workers; the UDP loop is one tokio task; decoders are
 //!   GStreamer streaming threads. Time is `std::time::Instant`, read at the edges and passed
