@@ -25,6 +25,8 @@ PKGS=(
   libnginx-mod-stream
   # GIO's TLS backend, which rtmp2sink uses for rtmps://.
   glib-networking
+  # scripts/module_cycles.py (the import-cycle check in test.sh).
+  python3
   # Self-signed certificates for the gRPC TLS test.
   openssl
 )

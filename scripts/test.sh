@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 source scripts/prepare.sh
 echo "== cargo fmt --check" >&2
 cargo fmt --all -- --check
+echo "== module cycles" >&2
+python3 scripts/module_cycles.py
 echo "== cargo clippy --all-targets -- -D warnings" >&2
 cargo clippy --workspace --all-targets --release --quiet -- -D warnings
 echo "== cargo build --release (compositor binary for the end-to-end tests)" >&2

@@ -31,7 +31,8 @@ use super::elements::AudioCodec;
 use super::encode::Encode;
 use super::packets::PacketDestination;
 use super::queue::SharedQueue;
-use super::worker::{self, OutputShared};
+use super::shared::OutputShared;
+use super::worker;
 use super::{
     EncoderSettings, OutputControl, OutputError, OutputInfo, OutputSink, OutputSpec, OutputState,
     OutputTarget, SinkStats, StreamFormat,

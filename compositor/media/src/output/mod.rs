@@ -22,6 +22,7 @@ mod encoder;
 mod hub;
 pub mod packets;
 mod queue;
+mod shared;
 mod snapshot;
 mod worker;
 

@@ -17,7 +17,7 @@ use tracing::info;
 
 use super::encode::Encode;
 pub use super::encode::MediaKind;
-use super::worker::OutputShared;
+use super::shared::OutputShared;
 use super::{OutputState, OutputTarget, VideoCodec};
 
 /// Why a packet destination stopped.

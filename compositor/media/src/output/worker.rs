@@ -11,8 +11,8 @@
 //! - Packets reach the pipeline in queue order; a blocked push (slow destination) only fills
 //!   this output's queue, which then drops its oldest packets (counted).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
@@ -21,59 +21,16 @@ use tracing::{info, warn};
 
 use super::backoff::Backoff;
 use super::destination::{self, DestPipeline};
-use super::encode::{Encode, MediaKind, OutputQueue, Packet};
+use super::encode::{Encode, MediaKind, Packet};
 use super::packets::{PacketDestination, PacketLink};
-use super::{OutputCounters, OutputState, OutputTarget};
-use compositor_core::session::{EventLog, SessionEvent};
+use super::shared::OutputShared;
+use super::{OutputState, OutputTarget};
+use compositor_core::session::SessionEvent;
 
 /// How long a pipeline must run error-free after its first keyframe to count as connected.
 const CONNECT_GRACE: Duration = Duration::from_millis(300);
 /// How long a removed output may take to finalise (EOS through the muxer).
 const FINISH_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// State shared between an output's worker, the hub and the control API.
-pub(crate) struct OutputShared {
-    /// Output id.
-    pub id: String,
-    /// Destination (holds secrets: never log it whole).
-    pub target: OutputTarget,
-    /// Its queue (the encode pushes into it).
-    pub queue: OutputQueue,
-    /// Where it stands.
-    pub state: Mutex<OutputState>,
-    /// Bytes handed to the pipeline.
-    pub bytes: AtomicU64,
-    /// Buffers handed to the pipeline.
-    pub buffers: AtomicU64,
-    /// Reconnect attempts.
-    pub reconnects: AtomicU64,
-    /// Set by the hub to stop (after draining what is queued).
-    pub stop: AtomicBool,
-    /// The pipeline running now, if any.
-    pub current: Mutex<Option<gst::Pipeline>>,
-    /// The session's events.
-    pub events: Arc<EventLog>,
-}
-
-impl OutputShared {
-    /// Counters now.
-    pub(crate) fn counters(&self) -> OutputCounters {
-        OutputCounters {
-            bytes: self.bytes.load(Ordering::Relaxed),
-            buffers: self.buffers.load(Ordering::Relaxed),
-            dropped: self.queue.dropped(),
-            reconnects: self.reconnects.load(Ordering::Relaxed),
-        }
-    }
-
-    fn set_state(&self, s: OutputState) {
-        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = s;
-    }
-
-    fn stopping(&self) -> bool {
-        self.stop.load(Ordering::Acquire)
-    }
-}
 
 /// Why a pipeline instance ended.
 enum Ended {

@@ -1,5 +1,5 @@
 //! The [`Aligner`]: per-host sender clocks, per-track RTP mappings and the session's latency
-//! budget. See the module doc of [`crate::align`] for the model; all times are seconds as
+//! budget. See the crate doc ([`crate`]) for the model; all times are seconds as
 //! `f64` inside (relative to each host's base), `Duration`s at the API.
 
 use std::collections::{HashMap, VecDeque};

@@ -1,4 +1,4 @@
-//! # Timestamp alignment (sans-IO)
+//! # compositor-align — timestamp alignment (sans-IO)
 //!
 //! Maps every decoded video frame and audio block of every host to a **playout time on the
 //! session clock**: the session shows/mixes it at that time. Pure logic: no clock, no thread,
