@@ -11,8 +11,8 @@
 //! - Packets reach the pipeline in queue order; a blocked push (slow destination) only fills
 //!   this output's queue, which then drops its oldest packets (counted).
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use gstreamer as gst;
