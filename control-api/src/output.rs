@@ -12,18 +12,8 @@ use crate::backend::{
 };
 use crate::check::{self, invalid};
 
-/// x264 speed presets.
-pub const PRESETS: [&str; 9] = [
-    "ultrafast",
-    "superfast",
-    "veryfast",
-    "faster",
-    "fast",
-    "medium",
-    "slow",
-    "slower",
-    "veryslow",
-];
+/// x264 speed presets (one list with the engine's).
+pub use compositor_core::outputs::X264_PRESETS as PRESETS;
 /// H.264 profiles.
 pub const PROFILES: [&str; 3] = ["baseline", "main", "high"];
 

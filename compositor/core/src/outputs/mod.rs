@@ -6,7 +6,9 @@ mod settings;
 mod spec;
 mod validate;
 
-pub use settings::{EncoderKind, EncoderSettings, H264Profile, OutputFiles, StreamFormat};
+pub use settings::{
+    EncoderKind, EncoderSettings, H264Profile, OutputFiles, StreamFormat, X264_PRESETS,
+};
 pub use spec::{
     OutputControl, OutputCounters, OutputInfo, OutputSpec, OutputState, OutputTarget, SrtMode,
     VideoCodec,

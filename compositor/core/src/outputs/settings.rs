@@ -7,6 +7,19 @@ use std::path::PathBuf;
 use super::VideoCodec;
 use crate::frame::ColorMatrix;
 
+/// x264 speed presets a live encode may use (`placebo` is refused: it is never real time).
+pub const X264_PRESETS: [&str; 9] = [
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+];
+
 /// Which H.264 encoder element to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -101,21 +114,9 @@ impl EncoderSettings {
     }
 
     fn check(&self) -> Result<(), String> {
-        const PRESETS: [&str; 10] = [
-            "ultrafast",
-            "superfast",
-            "veryfast",
-            "faster",
-            "fast",
-            "medium",
-            "slow",
-            "slower",
-            "veryslow",
-            "placebo",
-        ];
-        if !PRESETS.contains(&self.preset.as_str()) {
+        if !X264_PRESETS.contains(&self.preset.as_str()) {
             return Err(format!(
-                "encoder.preset {:?}: use one of {PRESETS:?}",
+                "encoder.preset {:?}: use one of {X264_PRESETS:?}",
                 self.preset
             ));
         }
