@@ -398,7 +398,10 @@ struct Placed(std::sync::Mutex<Vec<(String, Duration)>>);
 
 impl compositor_core::probe::ArrivalProbe for Placed {
     fn note_arrival(&self, input: &str, pts: Duration, _completed: std::time::Instant) {
-        self.0.lock().unwrap().push((input.to_string(), pts));
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push((input.to_string(), pts));
     }
 }
 
@@ -466,7 +469,12 @@ fn timed_units_are_placed_on_the_session_thread_by_the_wall_clock_and_publish_fi
         })
         .unwrap();
     let (id, pts) = wait_for("the placed frame", || {
-        placed.0.lock().unwrap().first().cloned()
+        placed
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .first()
+            .cloned()
     });
     assert_eq!(id, "a");
     // Capture (5 ms before arrival) + the initial 100 ms budget.
@@ -499,7 +507,12 @@ fn timed_units_are_placed_on_the_session_thread_by_the_wall_clock_and_publish_fi
         })
         .unwrap();
     let (_, pts) = wait_for("the refused frame", || {
-        placed.0.lock().unwrap().get(1).cloned()
+        placed
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(1)
+            .cloned()
     });
     assert_eq!(pts, arrival + FALLBACK_BUDGET);
     std::thread::sleep(Duration::from_millis(150));
