@@ -39,16 +39,8 @@ pub fn id(field: &str, value: &str) -> Result<(), Status> {
 
 /// Free text: 0..=`max` bytes without control characters.
 pub fn text(field: &str, value: &str, max: usize) -> Result<(), Status> {
-    if value.len() > max {
-        return Err(invalid(
-            field,
-            format!("is {} bytes; at most {max} allowed", value.len()),
-        ));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(invalid(field, "must not contain control characters"));
-    }
-    Ok(())
+    compositor_core::outputs::check::text(field, value, max)
+        .map_err(|e| Status::invalid_argument(e.0))
 }
 
 /// An integer in `lo..=hi`.

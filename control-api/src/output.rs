@@ -11,42 +11,16 @@ use crate::backend::{
     EncoderKind, EncoderSettings, H264Profile, NewOutput, OutputTarget, SrtMode, VideoCodec,
 };
 use crate::check::{self, invalid};
+use compositor_core::outputs::check as spec_check;
 
 /// x264 speed presets (one list with the engine's).
 pub use compositor_core::outputs::X264_PRESETS as PRESETS;
 /// H.264 profiles.
 pub const PROFILES: [&str; 3] = ["baseline", "main", "high"];
 
-/// Checks `url` has one of `schemes`, a non-empty host and no whitespace or control chars.
+/// `url` with one of `schemes` (the engine's rule, `compositor_core::outputs::check`).
 fn url(field: &str, value: &str, schemes: &[&str]) -> Result<(), Status> {
-    if value.is_empty() {
-        return Err(invalid(field, "must not be empty"));
-    }
-    check::text(field, value, 2048)?;
-    if value.chars().any(char::is_whitespace) {
-        return Err(invalid(field, "must not contain spaces"));
-    }
-    let Some((scheme, rest)) = value.split_once("://") else {
-        return Err(invalid(
-            field,
-            format!("must start with {}://", schemes.join(":// or ")),
-        ));
-    };
-    if !schemes.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
-        return Err(invalid(
-            field,
-            format!(
-                "scheme {scheme:?} is not allowed; use {}",
-                schemes.join(" or ")
-            ),
-        ));
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if host.is_empty() || host.starts_with(':') {
-        return Err(invalid(field, "has no host"));
-    }
-    Ok(())
+    spec_check::url(field, value, schemes).map_err(|e| Status::invalid_argument(e.0))
 }
 
 fn path(field: &str, value: &str) -> Result<PathBuf, Status> {
@@ -67,23 +41,7 @@ fn path(field: &str, value: &str) -> Result<PathBuf, Status> {
 }
 
 fn srt_address(field: &str, value: &str, mode: SrtMode) -> Result<(), Status> {
-    check::text(field, value, 512)?;
-    let Some((host, port)) = value.rsplit_once(':') else {
-        return Err(invalid(field, "must be host:port"));
-    };
-    match port.parse::<u32>() {
-        Ok(p) if (1..=65535).contains(&p) => {}
-        _ => {
-            return Err(invalid(
-                field,
-                format!("port {port:?} is out of range 1..=65535"),
-            ));
-        }
-    }
-    if host.is_empty() && mode == SrtMode::Caller {
-        return Err(invalid(field, "a caller needs a host"));
-    }
-    Ok(())
+    spec_check::srt_address(field, value, mode).map_err(|e| Status::invalid_argument(e.0))
 }
 
 fn target(t: Option<&pb::add_output_request::Target>) -> Result<OutputTarget, Status> {
@@ -157,7 +115,8 @@ fn target(t: Option<&pb::add_output_request::Target>) -> Result<OutputTarget, St
             path: path("mp4.path", &m.path)?,
         }),
         Some(Target::Whip(w)) => {
-            url("whip.url", &w.url, &["http", "https"])?;
+            // http only: WHIP egress has no TLS yet (docs/known-limitations.md).
+            url("whip.url", &w.url, &["http"])?;
             check::text("whip.token", &w.token, 4096)?;
             Ok(OutputTarget::Whip {
                 url: w.url.clone(),

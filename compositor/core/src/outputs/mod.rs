@@ -2,6 +2,7 @@
 //! their validation. Shared by the gRPC service (`control-api`), the server and the output
 //! hub (`compositor-media`), so an output kind or a URL rule is written once.
 
+pub mod check;
 mod settings;
 mod spec;
 mod validate;

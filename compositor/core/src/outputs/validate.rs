@@ -14,28 +14,6 @@ fn printable(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn check_url(field: &str, url: &str, schemes: &[&str]) -> Result<(), String> {
-    if url.len() > 2048 || !printable(url) {
-        return Err(format!(
-            "{field}: must be printable ASCII without spaces, at most 2048 bytes"
-        ));
-    }
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return Err(format!("{field}: expected {}://host/…", schemes.join("|")));
-    };
-    if !schemes.contains(&scheme) {
-        return Err(format!(
-            "{field}: scheme {scheme:?} not supported, use {}",
-            schemes.join(" or ")
-        ));
-    }
-    let host = rest.split(['/', '?']).next().unwrap_or_default();
-    if host.is_empty() {
-        return Err(format!("{field}: no host"));
-    }
-    Ok(())
-}
-
 /// Validates `spec` whole; the encoder settings it will use are `settings`.
 pub fn validate(spec: &OutputSpec, settings: &EncoderSettings) -> Result<(), Invalid> {
     check(spec, settings).map_err(Invalid)
@@ -58,7 +36,7 @@ fn check(spec: &OutputSpec, settings: &EncoderSettings) -> Result<(), String> {
             stream_key,
             tls_verify,
         } => {
-            check_url("target.url", url, &["rtmp", "rtmps"])?;
+            super::check::url("target.url", url, &["rtmp", "rtmps"]).map_err(|e| e.0)?;
             if !tls_verify && !url.starts_with("rtmps://") {
                 return Err(
                     "target.tls_verify: false applies to rtmps:// URLs only (plain RTMP has no TLS)"
@@ -78,23 +56,7 @@ fn check(spec: &OutputSpec, settings: &EncoderSettings) -> Result<(), String> {
             latency_ms,
             passphrase,
         } => {
-            let Some((host, port)) = address.rsplit_once(':') else {
-                return Err(format!("target.address {address:?}: expected host:port"));
-            };
-            if !printable(host) || host.contains(['?', '&', '/']) {
-                return Err(format!("target.address {address:?}: bad host"));
-            }
-            if host.is_empty() && *mode == SrtMode::Caller {
-                return Err("target.address: a caller needs a host".into());
-            }
-            match port.parse::<u16>() {
-                Ok(p) if p > 0 => {}
-                _ => {
-                    return Err(format!(
-                        "target.address {address:?}: port must be 1..=65535"
-                    ));
-                }
-            }
+            super::check::srt_address("target.address", address, *mode).map_err(|e| e.0)?;
             if !(20..=8000).contains(latency_ms) {
                 return Err(format!("target.latency_ms {latency_ms}: must be 20..=8000"));
             }
@@ -151,7 +113,7 @@ fn check(spec: &OutputSpec, settings: &EncoderSettings) -> Result<(), String> {
             h264_only("MP4")
         }
         OutputTarget::Whip { url, token } => {
-            check_url("target.url", url, &["http"])?;
+            super::check::url("target.url", url, &["http"]).map_err(|e| e.0)?;
             if let Some(t) = token
                 && (t.is_empty() || t.len() > 4096 || !printable(t))
             {
