@@ -1,8 +1,9 @@
 //! Pure checks of a WHIP offer before any peer is built: is there at least one track in a
 //! codec we decode? (Bad offers get a 400 with the reason and allocate nothing.)
 
-/// Codecs the decoders handle, as SDP `rtpmap` encoding names (upper case).
-pub const DECODABLE: [&str; 5] = ["VP8", "VP9", "AV1", "H264", "OPUS"];
+/// Codecs the decoders handle (`decode.rs`), as SDP `rtpmap` encoding names (upper case).
+/// AV1 is not among them: no AV1 decoder is wired, so an AV1-only offer is refused.
+pub const DECODABLE: [&str; 4] = ["VP8", "VP9", "H264", "OPUS"];
 
 /// What a usable offer holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +21,7 @@ pub enum OfferError {
     #[error("not an SDP offer: {0}")]
     Malformed(String),
     /// No track in a codec we decode.
-    #[error(
-        "no codec we decode (we take VP8, VP9, AV1, H264 packetization-mode=1, opus); offered: {0}"
-    )]
+    #[error("no codec we decode (we take VP8, VP9, H264 packetization-mode=1, opus); offered: {0}")]
     NoCodec(String),
 }
 
@@ -128,6 +127,12 @@ mod tests {
             "{base}a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1\r\n"
         ));
         assert_eq!(ok.unwrap().codecs, vec!["H264".to_string()]);
+    }
+
+    #[test]
+    fn refuses_an_av1_only_offer_nothing_decodes() {
+        let e = check_offer("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 45\r\na=rtpmap:45 AV1/90000\r\n");
+        assert_eq!(e, Err(OfferError::NoCodec("AV1".into())));
     }
 
     #[test]
