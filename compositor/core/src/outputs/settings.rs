@@ -172,3 +172,26 @@ pub struct StreamFormat {
     /// Mix channels.
     pub channels: u16,
 }
+
+impl StreamFormat {
+    /// Checks what an encode needs: even sides of at least 16, a frame rate, a sample rate
+    /// and 1 or 2 channels.
+    pub fn validate(&self) -> Result<(), crate::Invalid> {
+        if self.width < 16 || self.height < 16 || self.width % 2 == 1 || self.height % 2 == 1 {
+            return Err(crate::Invalid(format!(
+                "video {}x{}: sides must be even and at least 16",
+                self.width, self.height
+            )));
+        }
+        if self.fps_num == 0
+            || self.fps_den == 0
+            || self.sample_rate == 0
+            || !(1..=2).contains(&self.channels)
+        {
+            return Err(crate::Invalid(
+                "stream format: frame rate, sample rate and channels (1 or 2) must be set".into(),
+            ));
+        }
+        Ok(())
+    }
+}

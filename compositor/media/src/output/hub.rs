@@ -132,21 +132,8 @@ impl OutputHub {
     ) -> Result<(Self, Arc<dyn OutputControl>), OutputError> {
         let HubOptions { backoff, packets } = options;
         super::init_gstreamer()?;
-        if fmt.width < 16 || fmt.height < 16 || fmt.width % 2 == 1 || fmt.height % 2 == 1 {
-            return Err(OutputError::Setup(format!(
-                "video {}x{}: sides must be even and at least 16",
-                fmt.width, fmt.height
-            )));
-        }
-        if fmt.fps_num == 0
-            || fmt.fps_den == 0
-            || fmt.sample_rate == 0
-            || !(1..=2).contains(&fmt.channels)
-        {
-            return Err(OutputError::Setup(
-                "stream format: frame rate, sample rate and channels (1 or 2) must be set".into(),
-            ));
-        }
+        fmt.validate()
+            .map_err(|e| OutputError::Setup(e.to_string()))?;
         default
             .validate()
             .map_err(|e| OutputError::Setup(e.to_string()))?;
