@@ -29,6 +29,11 @@ PKGS=(
   python3
   # Self-signed certificates for the gRPC TLS test.
   openssl
+  # Text on screen (names, scores, countdowns): a CJK font and colour emoji, the fallback chain
+  # of compositor-text. fontconfig's fc-list is how the tests and docs name what is installed.
+  fonts-noto-cjk fonts-noto-color-emoji fonts-dejavu-core fontconfig
+  # OCR of output frames in the PK tests (English digits + Simplified Chinese).
+  tesseract-ocr tesseract-ocr-eng tesseract-ocr-chi-sim
 )
 
 missing=()

@@ -179,6 +179,14 @@ pub enum LayoutError {
         /// Field.
         field: String,
     },
+    /// A text that cannot be drawn as one line.
+    #[error("{field}: {reason}")]
+    BadText {
+        /// Field.
+        field: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// The same input appears twice in one layout.
     #[error("input {id:?} appears more than once in the layout")]
     DuplicateInput {

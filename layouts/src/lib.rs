@@ -58,9 +58,11 @@ mod geometry;
 mod model;
 mod plan;
 mod presets;
+mod text;
 mod validate;
 
 pub use frame_plan::*;
 pub use geometry::{Rect, Rgba, Size, UvRect};
 pub use model::*;
 pub use plan::*;
+pub use text::*;
