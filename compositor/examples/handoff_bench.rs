@@ -73,10 +73,14 @@ fn main() -> anyhow::Result<()> {
             left: "a".into(),
             right: "b".into(),
             score_bar: Default::default(),
+            left_partner: None,
+            right_partner: None,
+            tile_aspect: None,
         },
         style: Default::default(),
         background: Default::default(),
         overlays: vec![],
+        name_tags: None,
     });
     cfg.canvas = canvas;
     cfg.clock = ClockMode::RealTime;

@@ -100,6 +100,7 @@ fn main() {
         style: Default::default(),
         background: Default::default(),
         overlays: vec![],
+        name_tags: None,
     });
     cfg.canvas = Size::new(w, h);
     cfg.initial_inputs = vec!["host".into()];

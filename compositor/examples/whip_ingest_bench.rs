@@ -82,6 +82,7 @@ fn main() {
         style: Default::default(),
         background: Default::default(),
         overlays: vec![],
+        name_tags: None,
     });
     cfg.canvas = Size::new(16, 16);
     cfg.fps = Fps::new(1, 1);

@@ -372,6 +372,7 @@ fn layout_request(a: SetLayoutArgs) -> anyhow::Result<pb::SetLayoutRequest> {
             }),
             background,
             overlays: Vec::new(),
+            name_tags: None,
         }),
         transition: (a.transition_ms > 0).then_some(pb::Transition {
             duration_ms: a.transition_ms,

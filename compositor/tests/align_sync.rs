@@ -61,6 +61,7 @@ fn scene() -> Scene {
         style: Style::default(),
         background: Background::default(),
         overlays: vec![],
+        name_tags: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn scene() -> Scene {
         style: Style::default(),
         background: Background::default(),
         overlays: vec![],
+        name_tags: None,
     }
 }
 

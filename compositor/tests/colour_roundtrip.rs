@@ -24,6 +24,7 @@ fn full_canvas_scene(input: &str, canvas: Size) -> Scene {
             color: Rgba::new(255, 0, 255, 255),
         },
         overlays: vec![],
+        name_tags: None,
     }
 }
 

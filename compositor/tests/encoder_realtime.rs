@@ -102,6 +102,7 @@ fn realtime_session_writes_mp4_and_flv() {
         style: Default::default(),
         background: Default::default(),
         overlays: vec![],
+        name_tags: None,
     };
     let mut cfg = SessionConfig::new(scene);
     cfg.canvas = Size::new(640, 360);

@@ -136,6 +136,7 @@ fn grid(inputs: &[&str]) -> Scene {
         style: Style::default(),
         background: Background::default(),
         overlays: vec![],
+        name_tags: None,
     }
 }
 
@@ -833,6 +834,9 @@ fn offline_runs_are_byte_identical() {
                             left: "b".into(),
                             right: "a".into(),
                             score_bar: Default::default(),
+                            left_partner: None,
+                            right_partner: None,
+                            tile_aspect: None,
                         },
                         ..grid(&[])
                     },

@@ -20,6 +20,7 @@ fn grid(ids: &[&str]) -> Scene {
         style: Default::default(),
         background: Default::default(),
         overlays: vec![],
+        name_tags: None,
     }
 }
 

@@ -59,10 +59,14 @@ fn no_frame_sized_allocations_after_warm_up() {
             left: "a".into(),
             right: "b".into(),
             score_bar: Default::default(),
+            left_partner: None,
+            right_partner: None,
+            tile_aspect: None,
         },
         style: Default::default(),
         background: Default::default(),
         overlays: vec![],
+        name_tags: None,
     };
     let plan = layouts::plan(&scene, canvas).unwrap();
     let host = SyntheticHost {

@@ -94,6 +94,9 @@ pub fn scene_from_proto(
                         .score_bar_height
                         .unwrap_or(ScoreBar::default().height_frac),
                 },
+                left_partner: None,
+                right_partner: None,
+                tile_aspect: None,
             }
         }
         Some(Kind::Grid(g)) => Layout::Grid {

@@ -129,6 +129,7 @@ pub fn new_session(r: &pb::CreateSessionRequest) -> Result<NewSession, Status> {
                 style: layouts::Style::default(),
                 background: layouts::Background::default(),
                 overlays: Vec::new(),
+                name_tags: None,
             },
             false,
         ),

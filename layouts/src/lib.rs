@@ -52,15 +52,18 @@
 //! z = `i32::MIN`); overlays become `overlay:{index}:{image}` items with their even-rounded
 //! rect, z, opacity and fit. Items are then sorted by z (stable).
 
+mod decor;
 mod even;
 mod frame_plan;
 mod geometry;
 mod model;
+pub mod pk;
 mod plan;
 mod presets;
 mod text;
 mod validate;
 
+pub use decor::*;
 pub use frame_plan::*;
 pub use geometry::{Rect, Rgba, Size, UvRect};
 pub use model::*;

@@ -23,6 +23,10 @@ pub struct Scene {
     /// Images drawn over (or under) the inputs, e.g. a logo or a frame.
     #[serde(default)]
     pub overlays: Vec<Overlay>,
+    /// Name tags on input tiles: None = the layout's default (on for PK, grid and
+    /// spotlight; off for PiP and custom).
+    #[serde(default)]
+    pub name_tags: Option<bool>,
 }
 
 /// The arrangement of inputs on the canvas.
@@ -38,6 +42,17 @@ pub enum Layout {
         /// The band reserved for the score bar / countdown.
         #[serde(default)]
         score_bar: ScoreBar,
+        /// 2v2: the left team's second host (the left half splits into two rows).
+        #[serde(default)]
+        left_partner: Option<String>,
+        /// 2v2: the right team's second host.
+        #[serde(default)]
+        right_partner: Option<String>,
+        /// Tile aspect (w, h), each 1..=100; None = each half fills its share of the canvas
+        /// (landscape) or 3:4 tiles (portrait canvas). With an aspect, the tiles and the
+        /// band are stacked and centred vertically.
+        #[serde(default)]
+        tile_aspect: Option<(u32, u32)>,
     },
     /// Near-square grid of 0..=16 inputs, tiles keep `tile_aspect`, grid centred.
     Grid {

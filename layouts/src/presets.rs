@@ -46,25 +46,53 @@ pub(crate) fn build(scene: &Scene, canvas: Size) -> FramePlan {
             left,
             right,
             score_bar,
+            left_partner,
+            right_partner,
+            tile_aspect,
         } => {
             let band = round_even_f(f64::from(score_bar.height_frac) * h).clamp(0, ch);
-            let top = match score_bar.position {
-                BarPosition::Top => band,
-                BarPosition::Bottom => 0,
+            let tw = floor_even((cw - 3 * gap) / 2);
+            // Tiles of a fixed aspect (portrait canvases default to 3:4), stacked with the
+            // band and centred vertically; or halves filling the canvas below the band.
+            let aspect = tile_aspect
+                .or((ch > cw).then_some((3, 4)))
+                .filter(|_| ch - band - 2 * gap >= 2);
+            let th = match aspect {
+                Some((aw, ah)) => {
+                    let th = floor_even((tw as f64 * f64::from(ah) / f64::from(aw)) as i64);
+                    th.min(ch - band - 2 * gap).max(2)
+                }
+                None => ch - band - 2 * gap,
             };
-            if band > 0 {
-                let y = if top > 0 { 0 } else { ch - band };
-                if let Some(r) = rect(0, y, cw, band) {
-                    out.regions.push(Region {
-                        name: "score_bar".to_owned(),
-                        rect: r,
-                    });
+            let block = band + th + 2 * gap;
+            let y0 = if aspect.is_some() {
+                floor_even((ch - block) / 2)
+            } else {
+                0
+            };
+            let (band_y, tiles_y) = match score_bar.position {
+                BarPosition::Top => (y0, y0 + band + gap),
+                BarPosition::Bottom => (y0 + th + 2 * gap, y0 + gap),
+            };
+            if band > 0
+                && let Some(r) = rect(0, band_y, cw, band)
+            {
+                out.regions.push(Region {
+                    name: "score_bar".to_owned(),
+                    rect: r,
+                });
+            }
+            let xs = [gap, cw - gap - tw];
+            for (x, (main, partner)) in xs.into_iter().zip([(left, left_partner), (right, right_partner)]) {
+                match partner {
+                    None => out.input(main, rect(x, tiles_y, tw, th), 0),
+                    Some(p) => {
+                        let rh = floor_even((th - gap) / 2);
+                        out.input(main, rect(x, tiles_y, tw, rh), 0);
+                        out.input(p, rect(x, tiles_y + th - rh, tw, rh), 0);
+                    }
                 }
             }
-            let tw = floor_even((cw - 3 * gap) / 2);
-            let th = ch - band - 2 * gap;
-            out.input(left, rect(gap, top + gap, tw, th), 0);
-            out.input(right, rect(cw - gap - tw, top + gap, tw, th), 0);
         }
         Layout::Grid {
             inputs,

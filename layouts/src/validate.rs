@@ -80,9 +80,22 @@ fn layout(l: &Layout, c: Size) -> Result<(), LayoutError> {
             left,
             right,
             score_bar,
+            left_partner,
+            right_partner,
+            tile_aspect,
         } => {
             seen.add("layout.left", left)?;
             seen.add("layout.right", right)?;
+            if let Some(p) = left_partner {
+                seen.add("layout.left_partner", p)?;
+            }
+            if let Some(p) = right_partner {
+                seen.add("layout.right_partner", p)?;
+            }
+            if let Some((aw, ah)) = tile_aspect {
+                u32_in("layout.tile_aspect.0", *aw, (1, 100))?;
+                u32_in("layout.tile_aspect.1", *ah, (1, 100))?;
+            }
             f32_in(
                 "layout.score_bar.height_frac",
                 score_bar.height_frac,

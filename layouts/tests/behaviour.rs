@@ -115,6 +115,9 @@ fn not_finite() {
             position: BarPosition::Top,
             height_frac: f32::NAN,
         },
+        left_partner: None,
+        right_partner: None,
+        tile_aspect: None,
     };
     let e = err(&scene(nan_bar));
     assert_eq!(
@@ -148,6 +151,9 @@ fn out_of_range_names_field_and_bounds() {
             position: BarPosition::Top,
             height_frac,
         },
+        left_partner: None,
+        right_partner: None,
+        tile_aspect: None,
     };
     let e = err(&scene(bar(0.31)));
     assert_eq!(
@@ -938,6 +944,7 @@ fn plan_at_into_matches_plan_at_and_copy_from_is_exact() {
         style: Default::default(),
         background: Default::default(),
         overlays: vec![],
+        name_tags: None,
     };
     let mut e = LayoutEngine::new(canvas, scene(&["a", "b", "c"])).unwrap();
     let mut out = FramePlan {

@@ -46,6 +46,9 @@ fn pk_bottom_bar_gap_and_no_bar() {
             position,
             height_frac,
         },
+        left_partner: None,
+        right_partner: None,
+        tile_aspect: None,
     };
     let p = plan_ok(&scene(layout(BarPosition::Bottom, 0.08)), 1280, 720);
     assert_eq!(cell(&p, "a"), R(0, 0, 640, 662));
@@ -520,6 +523,9 @@ fn all_presets() -> Vec<Scene> {
                     position,
                     height_frac,
                 },
+                left_partner: None,
+                right_partner: None,
+                tile_aspect: None,
             }));
         }
     }

@@ -107,6 +107,7 @@ pub fn run_render(opts: &RenderBenchOptions) -> Result<Vec<RenderBenchRow>> {
             style: Style::default(),
             background: Default::default(),
             overlays: vec![],
+            name_tags: None,
         };
         let plan = layouts::plan(&scene, opts.canvas)?;
         let soft = gpus.resolve(opts.compose)? == ComposeChoice::Cpu;

@@ -73,6 +73,9 @@ pub fn pk_scene(size: Size) -> Scene {
                 position: BarPosition::Top,
                 height_frac: 0.08,
             },
+            left_partner: None,
+            right_partner: None,
+            tile_aspect: None,
         },
         style: Style {
             gap: 8,
@@ -116,6 +119,7 @@ pub fn pip_scene() -> Scene {
             color: Rgba::new(18, 18, 28, 255),
         },
         overlays: vec![],
+        name_tags: None,
     }
 }
 

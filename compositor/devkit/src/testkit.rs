@@ -93,6 +93,7 @@ fn scene(layout: Layout) -> Scene {
             color: Rgba::new(24, 24, 40, 255),
         },
         overlays: vec![],
+        name_tags: None,
     }
 }
 
@@ -110,6 +111,9 @@ pub fn golden_cases() -> Vec<(&'static str, Scene)> {
             left: "a".into(),
             right: "b".into(),
             score_bar: ScoreBar::default(),
+            left_partner: None,
+            right_partner: None,
+            tile_aspect: None,
         })
     };
     vec![

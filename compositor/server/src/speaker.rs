@@ -96,6 +96,7 @@ mod tests {
             style: layouts::Style::default(),
             background: layouts::Background::default(),
             overlays: Vec::new(),
+            name_tags: None,
         };
         let next = swap_in(&scene, "c").unwrap();
         match &next.layout {

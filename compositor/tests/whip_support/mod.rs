@@ -166,6 +166,7 @@ impl Harness {
             style: Default::default(),
             background: Default::default(),
             overlays: vec![],
+            name_tags: None,
         });
         scfg.canvas = Size::new(320, 180);
         scfg.initial_inputs = vec!["host".into()];

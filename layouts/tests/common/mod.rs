@@ -12,6 +12,7 @@ pub fn scene(layout: Layout) -> Scene {
         style: Style::default(),
         background: Background::default(),
         overlays: Vec::new(),
+        name_tags: None,
     }
 }
 
@@ -26,6 +27,9 @@ pub fn pk(left: &str, right: &str) -> Layout {
         left: left.into(),
         right: right.into(),
         score_bar: ScoreBar::default(),
+        left_partner: None,
+        right_partner: None,
+        tile_aspect: None,
     }
 }
 
