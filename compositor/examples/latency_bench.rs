@@ -138,7 +138,8 @@ fn main() {
         &OutputFiles {
             mp4: Some(dir.join("out.mp4")),
             flv: None,
-        },
+            hls: None,
+},
         true,
     )
     .unwrap();

@@ -162,6 +162,14 @@ pub enum CtlCmd {
         /// Session id.
         session: String,
     },
+    /// The PK match: start, score, end, cancel, supporters.
+    Pk {
+        /// What to do.
+        #[command(subcommand)]
+        cmd: crate::ctl_pk::PkCmd,
+    },
+    /// Mixer controls: solo, unsolo, ducking.
+    Mixer(crate::ctl_pk::MixerArgs),
     /// Save the first frame at/after a time as PNG.
     GetFrame {
         /// Session id.
@@ -180,9 +188,21 @@ pub enum CtlCmd {
 pub struct SetLayoutArgs {
     /// Session id.
     pub session: String,
-    /// PK 1v1: LEFT,RIGHT.
+    /// PK: LEFT,RIGHT (1v1) or LEFT,RIGHT,LEFT_PARTNER,RIGHT_PARTNER (2v2).
     #[arg(long, group = "preset")]
     pub pk: Option<String>,
+    /// PK tile aspect W:H (e.g. 3:4 for portrait hosts).
+    #[arg(long)]
+    pub tile_aspect: Option<String>,
+    /// Custom rects: INPUT:X,Y,W,H[,Z];INPUT:…
+    #[arg(long, group = "preset")]
+    pub custom: Option<String>,
+    /// Overlay IMAGE:X,Y,W,H[,Z] (repeatable).
+    #[arg(long)]
+    pub overlay: Vec<String>,
+    /// Name tags on (true) or off (false); default: the layout's.
+    #[arg(long)]
+    pub name_tags: Option<bool>,
     /// Grid: comma-separated inputs (empty string = no inputs).
     #[arg(long, group = "preset")]
     pub grid: Option<String>,
@@ -308,14 +328,36 @@ fn layout_request(a: SetLayoutArgs) -> anyhow::Result<pb::SetLayoutRequest> {
     use pb::layout::Kind;
     let kind = if let Some(p) = &a.pk {
         let ids = list(p);
-        let [l, r] = &ids[..] else {
-            bail!("--pk: expected LEFT,RIGHT");
+        let (l, r, lp, rp) = match &ids[..] {
+            [l, r] => (l, r, String::new(), String::new()),
+            [l, r, lp, rp] => (l, r, lp.clone(), rp.clone()),
+            _ => bail!("--pk: expected LEFT,RIGHT or LEFT,RIGHT,LEFT_PARTNER,RIGHT_PARTNER"),
+        };
+        let (aw, ah) = match &a.tile_aspect {
+            None => (0, 0),
+            Some(t) => {
+                let (w, h) = t
+                    .split_once(':')
+                    .with_context(|| format!("--tile-aspect {t:?}: expected W:H"))?;
+                (
+                    w.parse().with_context(|| format!("--tile-aspect {t:?}"))?,
+                    h.parse().with_context(|| format!("--tile-aspect {t:?}"))?,
+                )
+            }
         };
         Kind::Pk(pb::PkLayout {
             left_input_id: l.clone(),
             right_input_id: r.clone(),
             score_bar_height: None,
             score_bar_bottom: false,
+            left_partner_input_id: lp,
+            right_partner_input_id: rp,
+            tile_aspect_w: aw,
+            tile_aspect_h: ah,
+        })
+    } else if let Some(c) = &a.custom {
+        Kind::Custom(pb::CustomLayout {
+            items: crate::ctl_pk::custom_items(c)?,
         })
     } else if let Some(g) = &a.grid {
         Kind::Grid(pb::GridLayout {
@@ -348,7 +390,7 @@ fn layout_request(a: SetLayoutArgs) -> anyhow::Result<pb::SetLayoutRequest> {
             margin: None,
         })
     } else {
-        bail!("give one of --pk, --grid, --spotlight, --pip");
+        bail!("give one of --pk, --grid, --spotlight, --pip, --custom");
     };
     let background = match (&a.background, &a.background_image) {
         (None, None) => None,
@@ -371,8 +413,12 @@ fn layout_request(a: SetLayoutArgs) -> anyhow::Result<pb::SetLayoutRequest> {
                 ..Default::default()
             }),
             background,
-            overlays: Vec::new(),
-            name_tags: None,
+            overlays: a
+                .overlay
+                .iter()
+                .map(|o| crate::ctl_pk::overlay(o))
+                .collect::<anyhow::Result<_>>()?,
+            name_tags: a.name_tags,
         }),
         transition: (a.transition_ms > 0).then_some(pb::Transition {
             duration_ms: a.transition_ms,
@@ -655,6 +701,21 @@ async fn run_async(conn: CtlConn, cmd: CtlCmd) -> anyhow::Result<()> {
             })
             .await?
             .get_ref(),
+        ),
+        CtlCmd::Pk { cmd } => {
+            use crate::ctl_pk::PkCall;
+            match crate::ctl_pk::request(cmd)? {
+                PkCall::Start(r) => print(c.start_pk(r).await?.get_ref()),
+                PkCall::Score(r) => print(c.update_pk_score(r).await?.get_ref()),
+                PkCall::End(r) => print(c.end_pk(r).await?.get_ref()),
+                PkCall::Cancel(r) => print(c.cancel_pk(r).await?.get_ref()),
+                PkCall::Supporters(r) => print(c.set_pk_supporters(r).await?.get_ref()),
+            }
+        }
+        CtlCmd::Mixer(a) => print(
+            c.set_mixer(crate::ctl_pk::mixer_request(a)?)
+                .await?
+                .get_ref(),
         ),
         CtlCmd::GetFrame {
             session,

@@ -22,6 +22,7 @@ use layouts::Size;
 use serve_config::FlagOverrides;
 
 mod ctl;
+mod ctl_pk;
 mod gpu_env;
 mod serve_config;
 
@@ -49,13 +50,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Cmd {
-    /// Render a 20 s PK battle of two synthetic hosts to MP4 + FLV + PNG snapshots.
+    /// Render a whole 40 s PK battle of two synthetic hosts to MP4 + FLV + HLS + a PNG
+    /// snapshot per phase.
     Demo {
         /// Output folder.
         #[arg(long, default_value = "demo-out")]
         out: PathBuf,
-        /// Length in seconds.
-        #[arg(long, default_value_t = 20.0)]
+        /// Length in seconds (20..=3600; the battle scales with it).
+        #[arg(long, default_value_t = 40.0)]
         duration: f64,
         /// Canvas size WxH.
         #[arg(long, default_value = "1280x720")]
@@ -269,8 +271,8 @@ fn real_main() -> anyhow::Result<()> {
             bitrate,
             preset,
         }) => {
-            if !(2.0..=3600.0).contains(&duration) {
-                anyhow::bail!("--duration {duration}: must be 2..=3600 seconds");
+            if !(20.0..=3600.0).contains(&duration) {
+                anyhow::bail!("--duration {duration}: must be 20..=3600 seconds");
             }
             let kind: EncoderKind = encoder.parse().map_err(anyhow::Error::msg)?;
             let opts = DemoOptions {

@@ -239,7 +239,8 @@ fn run_session(
         &OutputFiles {
             mp4: Some(mp4.to_path_buf()),
             flv: None,
-        },
+            hls: None,
+},
         false,
     )
     .unwrap();

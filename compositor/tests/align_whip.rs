@@ -146,7 +146,8 @@ fn run_once() {
         &OutputFiles {
             mp4: Some(mp4.clone()),
             flv: None,
-        },
+            hls: None,
+},
         true,
     )
     .unwrap();

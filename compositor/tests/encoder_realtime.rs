@@ -90,7 +90,8 @@ fn realtime_session_writes_mp4_and_flv() {
         &OutputFiles {
             mp4: Some(mp4.clone()),
             flv: Some(flv.clone()),
-        },
+            hls: None,
+},
         true,
     )
     .unwrap();
@@ -174,7 +175,8 @@ fn unwritable_output_is_an_error_not_a_panic() {
     let files = OutputFiles {
         mp4: Some("/proc/no-such-dir/x.mp4".into()),
         flv: None,
-    };
+        hls: None,
+};
     let res = GstEncoder::new(format(), &EncoderSettings::default(), &files, false);
     assert!(
         matches!(
@@ -193,7 +195,8 @@ fn unwritable_output_is_an_error_not_a_panic() {
         &OutputFiles {
             mp4: Some("/tmp/x.mp4".into()),
             flv: None,
-        },
+            hls: None,
+},
         false,
     );
     assert!(matches!(res, Err(OutputError::Setup(m)) if m.contains("641x360")));

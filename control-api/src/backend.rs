@@ -15,6 +15,8 @@ pub use compositor_core::outputs::{
 };
 use proto::v1 as pb;
 
+pub use crate::pk::{MixerChange, PkRequest};
+
 /// Why a backend refused a request (nothing changed). Each maps onto one gRPC status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BackendError {
@@ -176,4 +178,9 @@ pub trait ControlBackend: Send + Sync + 'static {
     fn stats(&self, session: &str) -> Result<pb::SessionStats, BackendError>;
     /// The first composed frame at/after `at` (None = the next one), as PNG.
     fn frame(&self, session: &str, at: Option<Duration>) -> Result<pb::Frame, BackendError>;
+    /// A PK request; returns whether it counted (false only for a repeated score key) and
+    /// the match after it.
+    fn pk(&self, session: &str, req: PkRequest) -> Result<(bool, pb::PkState), BackendError>;
+    /// Mixer controls (solo, ducking), all or nothing.
+    fn set_mixer(&self, session: &str, change: MixerChange) -> Result<(), BackendError>;
 }

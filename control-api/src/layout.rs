@@ -18,7 +18,7 @@ pub const MAX_OVERLAYS: usize = 32;
 /// Default background colour (the layouts crate's default).
 const DEFAULT_BG: Rgba = Rgba::new(16, 16, 24, 255);
 
-fn color(field: &str, c: &pb::Color) -> Result<Rgba, Status> {
+pub(crate) fn color(field: &str, c: &pb::Color) -> Result<Rgba, Status> {
     Ok(Rgba::new(
         check::byte(&format!("{field}.r"), c.r)?,
         check::byte(&format!("{field}.g"), c.g)?,
@@ -52,6 +52,15 @@ fn border(field: &str, b: Option<&pb::Border>) -> Result<Option<Border>, Status>
         width: b.width,
         color: color(&format!("{field}.color"), c)?,
     }))
+}
+
+/// An optional id: empty = none.
+fn partner(field: &str, id: &str) -> Result<Option<String>, Status> {
+    if id.is_empty() {
+        return Ok(None);
+    }
+    check::id(field, id)?;
+    Ok(Some(id.to_owned()))
 }
 
 fn ids(field: &str, list: &[String]) -> Result<Vec<String>, Status> {
@@ -94,9 +103,15 @@ pub fn scene_from_proto(
                         .score_bar_height
                         .unwrap_or(ScoreBar::default().height_frac),
                 },
-                left_partner: None,
-                right_partner: None,
-                tile_aspect: None,
+                left_partner: partner(&f("pk.left_partner_input_id"), &p.left_partner_input_id)?,
+                right_partner: partner(
+                    &f("pk.right_partner_input_id"),
+                    &p.right_partner_input_id,
+                )?,
+                tile_aspect: match (p.tile_aspect_w, p.tile_aspect_h) {
+                    (0, 0) => None,
+                    (w, h) => Some((w, h)),
+                },
             }
         }
         Some(Kind::Grid(g)) => Layout::Grid {
@@ -219,6 +234,7 @@ pub fn scene_from_proto(
         style,
         background,
         overlays,
+        name_tags: l.name_tags,
     };
     layouts::plan(&scene, canvas).map_err(|e| invalid(field, e))?;
     if let (true, Layout::Spotlight { others, .. }) = (follow, &scene.layout)
@@ -312,11 +328,18 @@ pub fn scene_to_proto(scene: &Scene, follow_active_speaker: bool) -> pb::Layout 
             left,
             right,
             score_bar,
+            left_partner,
+            right_partner,
+            tile_aspect,
         } => Kind::Pk(pb::PkLayout {
             left_input_id: left.clone(),
             right_input_id: right.clone(),
             score_bar_height: Some(score_bar.height_frac),
             score_bar_bottom: score_bar.position == BarPosition::Bottom,
+            left_partner_input_id: left_partner.clone().unwrap_or_default(),
+            right_partner_input_id: right_partner.clone().unwrap_or_default(),
+            tile_aspect_w: tile_aspect.map_or(0, |a| a.0),
+            tile_aspect_h: tile_aspect.map_or(0, |a| a.1),
         }),
         Layout::Grid {
             inputs,
@@ -404,6 +427,7 @@ pub fn scene_to_proto(scene: &Scene, follow_active_speaker: bool) -> pb::Layout 
                 fit: fit_to_proto(o.fit),
             })
             .collect(),
+        name_tags: scene.name_tags,
     }
 }
 
@@ -418,6 +442,7 @@ mod tests {
                 right_input_id: "b".into(),
                 score_bar_height: None,
                 score_bar_bottom: false,
+                ..Default::default()
             })),
             ..Default::default()
         }

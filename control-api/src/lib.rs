@@ -20,6 +20,7 @@ pub mod backend;
 pub mod check;
 pub mod layout;
 pub mod output;
+pub mod pk;
 pub mod serve;
 pub mod service;
 

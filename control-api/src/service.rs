@@ -18,7 +18,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status};
 
 use crate::backend::{
-    BackendError, ControlBackend, ImageSource, InputUpdate, LayoutChange, NewSession,
+    BackendError, ControlBackend, ImageSource, InputUpdate, LayoutChange, NewSession, PkRequest,
 };
 use crate::check::{self, invalid};
 use crate::layout::{scene_from_proto, transition_from_proto};
@@ -452,6 +452,92 @@ impl Compositor for ControlService {
         });
         let stream = tokio_stream::wrappers::ReceiverStream::new(rx);
         Ok(Response::new(Box::pin(stream)))
+    }
+
+    async fn start_pk(
+        &self,
+        request: Request<pb::StartPkRequest>,
+    ) -> Result<Response<pb::PkState>, Status> {
+        let r = request.into_inner();
+        check::id("session_id", &r.session_id)?;
+        let req = crate::pk::start(&r)?;
+        let session = r.session_id;
+        let out = self
+            .call(move |b| {
+                if let PkRequest::Start { at: Some(at), .. } = &req {
+                    let now = b.stats(&session)?.media_time_ms;
+                    let at_ms = at.as_millis() as u64;
+                    if at_ms > now + MAX_FRAME_AHEAD_MS {
+                        return Err(BackendError::Invalid(format!(
+                            "start_at_ms: {at_ms} is more than {MAX_FRAME_AHEAD_MS} ms after the session's time {now} ms"
+                        )));
+                    }
+                }
+                b.pk(&session, req)
+            })
+            .await?;
+        Ok(Response::new(out.1))
+    }
+
+    async fn update_pk_score(
+        &self,
+        request: Request<pb::UpdatePkScoreRequest>,
+    ) -> Result<Response<pb::PkScoreResponse>, Status> {
+        let r = request.into_inner();
+        check::id("session_id", &r.session_id)?;
+        let req = crate::pk::score(&r)?;
+        let (applied, state) = self.call(move |b| b.pk(&r.session_id, req)).await?;
+        Ok(Response::new(pb::PkScoreResponse {
+            applied,
+            state: Some(state),
+        }))
+    }
+
+    async fn end_pk(
+        &self,
+        request: Request<pb::EndPkRequest>,
+    ) -> Result<Response<pb::PkState>, Status> {
+        let r = request.into_inner();
+        check::id("session_id", &r.session_id)?;
+        let out = self
+            .call(move |b| b.pk(&r.session_id, PkRequest::End))
+            .await?;
+        Ok(Response::new(out.1))
+    }
+
+    async fn cancel_pk(
+        &self,
+        request: Request<pb::CancelPkRequest>,
+    ) -> Result<Response<pb::PkState>, Status> {
+        let r = request.into_inner();
+        check::id("session_id", &r.session_id)?;
+        let out = self
+            .call(move |b| b.pk(&r.session_id, PkRequest::Cancel))
+            .await?;
+        Ok(Response::new(out.1))
+    }
+
+    async fn set_pk_supporters(
+        &self,
+        request: Request<pb::SetPkSupportersRequest>,
+    ) -> Result<Response<pb::PkState>, Status> {
+        let r = request.into_inner();
+        check::id("session_id", &r.session_id)?;
+        let req = crate::pk::supporters(&r)?;
+        let out = self.call(move |b| b.pk(&r.session_id, req)).await?;
+        Ok(Response::new(out.1))
+    }
+
+    async fn set_mixer(
+        &self,
+        request: Request<pb::SetMixerRequest>,
+    ) -> Result<Response<pb::SetMixerResponse>, Status> {
+        let r = request.into_inner();
+        check::id("session_id", &r.session_id)?;
+        let change = crate::pk::mixer_change(&r)?;
+        self.call(move |b| b.set_mixer(&r.session_id, change))
+            .await?;
+        Ok(Response::new(pb::SetMixerResponse {}))
     }
 
     async fn get_stats(

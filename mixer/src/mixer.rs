@@ -500,6 +500,15 @@ impl Mixer {
         Ok(self.find(id)?.levels())
     }
 
+    /// Whether an input speaks (VAD on its last block) and is muted, for name tags; None for
+    /// an unknown input. No allocation.
+    pub fn speaking_muted(&self, id: &str) -> Option<(bool, bool)> {
+        self.inputs
+            .iter()
+            .find(|i| i.id == id && i.state != crate::InputState::Removing)
+            .map(|i| (i.levels().speaking, i.mute))
+    }
+
     /// Levels of the last output block (after the limiter).
     pub fn output_levels(&self) -> Levels {
         self.out_meter.levels()

@@ -68,6 +68,9 @@ pub struct I420Frame {
     width: u32,
     height: u32,
     data: Vec<u8>,
+    /// Per-frame metadata carried to the encoder (the layout JSON written as an H.264 SEI);
+    /// empty = none. Reused across frames by the session.
+    meta: Vec<u8>,
 }
 
 impl std::fmt::Debug for I420Frame {
@@ -104,6 +107,7 @@ impl I420Frame {
             width: w,
             height: h,
             data,
+            meta: Vec::new(),
         })
     }
 
@@ -123,6 +127,7 @@ impl I420Frame {
             width: w,
             height: h,
             data,
+            meta: Vec::new(),
         })
     }
 
@@ -141,6 +146,19 @@ impl I420Frame {
     /// All bytes (Y, then U, then V).
     pub fn data(&self) -> &[u8] {
         &self.data
+    }
+    /// The frame's metadata (the layout JSON; empty = none).
+    pub fn meta(&self) -> &[u8] {
+        &self.meta
+    }
+    /// Replaces the metadata, reusing the buffer.
+    pub fn set_meta(&mut self, meta: &[u8]) {
+        self.meta.clear();
+        self.meta.extend_from_slice(meta);
+    }
+    /// The metadata buffer, to write into in place (cleared by the caller as needed).
+    pub fn meta_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.meta
     }
     /// The three planes.
     pub fn planes(&self) -> (&[u8], &[u8], &[u8]) {

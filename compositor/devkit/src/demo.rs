@@ -1,17 +1,14 @@
-//! `compositor demo`: a PK battle of two synthetic hosts, composed on the GPU, mixed, encoded
-//! to MP4 (and FLV), switching to picture-in-picture halfway with an animated transition, with
-//! PNG snapshots. Runs in offline clock mode: same timestamps as real time, as fast as the
+//! `compositor demo`: a whole PK battle of two synthetic hosts ("小美🌸" vs "Anna ✨"):
+//! co-hosting, the 3-2-1, gifts swinging the score bar, the last ten seconds, WIN / LOSE, the
+//! punishment, co-hosting again — composed (GPU or CPU), mixed, encoded to MP4, FLV and HLS,
+//! with a PNG snapshot per phase. Runs in offline clock mode: same timestamps as real time, as fast as the
 //! machine allows, with progress on stderr.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use layouts::{
-    Background, BarPosition, Corner, Easing, Layout, Overlay, Rect, Rgba, Scene, ScoreBar, Size,
-    Style, Transition,
-};
+use layouts::{Background, BarPosition, Layout, Rgba, Scene, ScoreBar, Size, Style};
 
 use crate::synthetic::SyntheticHost;
 use compositor_core::frame::ColorMatrix;
@@ -42,7 +39,7 @@ impl Default for DemoOptions {
     fn default() -> Self {
         Self {
             out_dir: PathBuf::from("demo-out"),
-            duration: Duration::from_secs(20),
+            duration: Duration::from_secs(40),
             size: Size::new(1280, 720),
             fps: Fps::new(30, 1),
             encoder: EncoderSettings::default(),
@@ -62,9 +59,9 @@ pub struct DemoResult {
     pub snapshots: Vec<PathBuf>,
 }
 
-/// The PK scene: two hosts side by side, a score-bar band on top with a bar image in it.
-pub fn pk_scene(size: Size) -> Scene {
-    let bar_h = ((size.h as f32 * 0.08) as u32 / 2 * 2).max(2);
+/// The PK scene: two hosts side by side under a score-bar band (the PK overlay draws the
+/// bar, scores and countdown into it while a match runs).
+pub fn pk_scene(_size: Size) -> Scene {
     Scene {
         layout: Layout::Pk {
             left: "host-a".into(),
@@ -86,33 +83,23 @@ pub fn pk_scene(size: Size) -> Scene {
         background: Background::Color {
             color: Rgba::new(18, 18, 28, 255),
         },
-        overlays: vec![Overlay {
-            image: "score-bar".into(),
-            rect: Rect::new(0, 0, size.w, bar_h),
-            opacity: 1.0,
-            z: 100,
-            fit: layouts::Fit::Stretch,
-        }],
+        overlays: vec![],
+        name_tags: None,
     }
 }
 
-/// The second half: host A full frame, host B inset bottom-right.
-pub fn pip_scene() -> Scene {
+/// Co-hosting before and after the match: the two hosts side by side in a grid with their
+/// name tags.
+pub fn cohost_scene() -> Scene {
     Scene {
-        layout: Layout::Pip {
-            main: "host-a".into(),
-            insets: vec!["host-b".into()],
-            corner: Corner::BottomRight,
-            size_frac: 0.3,
-            margin: 32,
+        layout: Layout::Grid {
+            inputs: vec!["host-a".into(), "host-b".into()],
+            tile_aspect: (16, 9),
         },
         style: Style {
-            gap: 0,
-            corner_radius: 20,
-            border: Some(layouts::Border {
-                width: 4,
-                color: Rgba::new(255, 255, 255, 255),
-            }),
+            gap: 8,
+            corner_radius: 16,
+            border: None,
             ..Style::default()
         },
         background: Background::Color {
@@ -123,36 +110,151 @@ pub fn pip_scene() -> Scene {
     }
 }
 
-/// A red-vs-blue score bar with a soft alpha edge (stands in for the PK widget to come).
-pub fn score_bar_image(w: u32, h: u32) -> image::RgbaImage {
-    image::RgbaImage::from_fn(w.max(2), h.max(2), |x, y| {
-        let split = w * 55 / 100; // red leads 55:45
-        let edge = (x as i64 - split as i64).unsigned_abs() as u32;
-        let base = if x < split {
-            [230, 40, 70]
-        } else {
-            [40, 110, 240]
-        };
-        let shade = 180 + (75 * y / h.max(1)) as u8 / 3;
-        let a = if edge < 3 { 255 } else { 235 };
-        let k = |c: u8| ((u32::from(c) * u32::from(shade)) / 255) as u8;
-        if edge < 3 {
-            image::Rgba([255, 255, 255, a])
-        } else {
-            image::Rgba([k(base[0]), k(base[1]), k(base[2]), a])
+/// The demo's match on the output clock, scaled to the run's length `d` (≥ 20 s): co-hosting
+/// until 5 %, a 3 s intro, the battle to 62.5 %, the result for 10 %, the punishment for
+/// 20 %, then co-hosting again.
+pub struct DemoTimeline {
+    /// StartPk is applied here.
+    pub start: Duration,
+    /// The 3-2-1.
+    pub intro: Duration,
+    /// Battle length.
+    pub battle: Duration,
+    /// WIN / LOSE.
+    pub result: Duration,
+    /// Punishment.
+    pub punishment: Duration,
+}
+
+impl DemoTimeline {
+    /// The timeline for a run of `d`.
+    pub fn new(d: Duration) -> Self {
+        let f = |x: f64| Duration::from_millis((d.as_secs_f64() * x * 1000.0) as u64);
+        let start = f(0.05);
+        let intro = Duration::from_secs(3);
+        let battle = f(0.625).saturating_sub(start + intro);
+        Self {
+            start,
+            intro,
+            battle,
+            result: f(0.1),
+            punishment: f(0.2),
         }
-    })
+    }
+    /// When the battle starts.
+    pub fn battle_at(&self) -> Duration {
+        self.start + self.intro
+    }
+    /// When the result shows.
+    pub fn result_at(&self) -> Duration {
+        self.battle_at() + self.battle
+    }
+    /// When the punishment starts.
+    pub fn punishment_at(&self) -> Duration {
+        self.result_at() + self.result
+    }
+    /// When the match is over.
+    pub fn idle_at(&self) -> Duration {
+        self.punishment_at() + self.punishment
+    }
+}
+
+/// The scheduled commands of the demo's battle (labels, start, gifts, supporters).
+pub fn battle_commands(t: &DemoTimeline) -> Vec<(Duration, Command)> {
+    use layouts::pk::{PkSpec, PkTeam, ScoreChange, Supporter};
+    let team = |h: &str| PkTeam {
+        hosts: vec![h.to_owned()],
+        color: None,
+    };
+    let mut cmds = vec![
+        (
+            Duration::ZERO,
+            Command::SetLabel {
+                id: "host-a".into(),
+                label: "小美🌸".into(),
+            },
+        ),
+        (
+            Duration::ZERO,
+            Command::SetLabel {
+                id: "host-b".into(),
+                label: "Anna ✨".into(),
+            },
+        ),
+        (
+            t.start,
+            Command::StartPk {
+                spec: PkSpec {
+                    teams: [team("host-a"), team("host-b")],
+                    intro_ms: t.intro.as_millis() as u32,
+                    battle_ms: t.battle.as_millis() as u32,
+                    result_ms: t.result.as_millis() as u32,
+                    punishment_ms: t.punishment.as_millis() as u32,
+                    punishment_text: Some("惩罚: 学猫叫".into()),
+                    round: None,
+                },
+                theme: None,
+            },
+        ),
+        (
+            t.battle_at() + Duration::from_millis(500),
+            Command::SetPkSupporters {
+                team: 0,
+                supporters: vec![
+                    Supporter {
+                        name: "小王".into(),
+                        avatar: None,
+                    },
+                    Supporter {
+                        name: "阿杰".into(),
+                        avatar: None,
+                    },
+                ],
+            },
+        ),
+        (
+            t.battle_at() + Duration::from_millis(500),
+            Command::SetPkSupporters {
+                team: 1,
+                supporters: vec![Supporter {
+                    name: "Leo".into(),
+                    avatar: None,
+                }],
+            },
+        ),
+    ];
+    // Gifts through the battle: B leads early, A wins at the end.
+    let gifts: [(f64, &str, i64); 7] = [
+        (0.1, "host-b", 520),
+        (0.25, "host-a", 300),
+        (0.4, "host-a", 1314),
+        (0.55, "host-b", 999),
+        (0.7, "host-b", 666),
+        (0.85, "host-a", 1888),
+        (0.95, "host-b", 188),
+    ];
+    for (i, (f, host, points)) in gifts.into_iter().enumerate() {
+        cmds.push((
+            t.battle_at() + Duration::from_secs_f64(t.battle.as_secs_f64() * f),
+            Command::UpdatePkScore {
+                host: host.into(),
+                change: ScoreChange::Add(points),
+                key: Some(format!("gift-{i}")),
+            },
+        ));
+    }
+    cmds
 }
 
 /// Runs the demo, printing progress to stderr.
 pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
-    if opts.duration < Duration::from_secs(2) {
-        bail!("demo duration must be at least 2 s");
+    if opts.duration < Duration::from_secs(20) {
+        bail!("demo duration must be at least 20 s (a whole PK battle is shown)");
     }
     // Check size and rate before anything is set up (GPU, encoder, files), so a bad option
     // gets its own message and leaves nothing behind.
     {
-        let mut probe = SessionConfig::new(pip_scene());
+        let mut probe = SessionConfig::new(cohost_scene());
         probe.canvas = opts.size;
         probe.fps = opts.fps;
         probe.clock = ClockMode::Offline;
@@ -182,19 +284,36 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
 
     let mp4 = out_dir.join("demo.mp4");
     let flv = out_dir.join("demo.flv");
-    let half = opts.duration / 2;
-    let transition = Duration::from_millis(1000);
+    let timeline = DemoTimeline::new(opts.duration);
+    let mid = |a: Duration, b: Duration| a + (b - a) / 2;
     let snaps = vec![
-        (half / 2, out_dir.join("snapshot-pk.png")),
+        (timeline.start / 2, out_dir.join("snapshot-cohost.png")),
         (
-            half + transition / 2,
-            out_dir.join("snapshot-transition.png"),
+            timeline.start + Duration::from_millis(1200),
+            out_dir.join("snapshot-intro.png"),
         ),
         (
-            half + transition + (opts.duration - half - transition) / 2,
-            out_dir.join("snapshot-pip.png"),
+            mid(timeline.battle_at(), timeline.result_at()),
+            out_dir.join("snapshot-battle.png"),
+        ),
+        (
+            timeline.result_at().saturating_sub(Duration::from_millis(4200)),
+            out_dir.join("snapshot-last-seconds.png"),
+        ),
+        (
+            timeline.result_at() + Duration::from_millis(1000),
+            out_dir.join("snapshot-result.png"),
+        ),
+        (
+            mid(timeline.punishment_at(), timeline.idle_at()),
+            out_dir.join("snapshot-punishment.png"),
+        ),
+        (
+            mid(timeline.idle_at(), opts.duration),
+            out_dir.join("snapshot-after.png"),
         ),
     ];
+    let hls = out_dir.join("hls");
     let fmt = StreamFormat {
         width: opts.size.w,
         height: opts.size.h,
@@ -212,55 +331,21 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
         &OutputFiles {
             mp4: Some(mp4.clone()),
             flv: Some(flv.clone()),
+            hls: Some(hls.clone()),
         },
         false,
     )?;
     eprintln!("demo: encoding H.264 with {} + AAC", encoder.encoder_name());
     let sink = SnapshotTap::new(Box::new(encoder), snaps.clone(), fmt.matrix);
 
-    let scene = pk_scene(opts.size);
-    let bar = match &scene.overlays[..] {
-        [o] => score_bar_image(o.rect.w, o.rect.h),
-        _ => score_bar_image(opts.size.w, 40),
-    };
-    let mut config = SessionConfig::new(scene);
+    let mut config = SessionConfig::new(cohost_scene());
     config.canvas = opts.size;
     config.fps = opts.fps;
     config.clock = ClockMode::Offline;
     config.duration = Some(opts.duration);
     config.initial_inputs = vec!["host-a".into(), "host-b".into()];
-    // The score bar image must exist before the first frame: register it at t = 0, then
-    // switch the scene to PiP halfway with a 1 s ease-in-out transition.
-    config.scene = Scene {
-        overlays: vec![],
-        ..config.scene.clone()
-    };
-    config.scheduled = vec![
-        (
-            Duration::ZERO,
-            Command::RegisterImage {
-                id: "score-bar".into(),
-                image: Arc::new(bar),
-            },
-        ),
-        (
-            Duration::ZERO,
-            Command::SetScene {
-                scene: pk_scene(opts.size),
-                transition: None,
-            },
-        ),
-        (
-            half,
-            Command::SetScene {
-                scene: pip_scene(),
-                transition: Some(Transition {
-                    duration_ms: 1000,
-                    easing: Easing::EaseInOut,
-                }),
-            },
-        ),
-    ];
+    // Labels at t = 0, then the match: StartPk switches to the PK layout and back.
+    config.scheduled = battle_commands(&timeline);
 
     let mut session = compositor_render::start_session(config, opts.gpus.clone(), Box::new(sink))?;
     let handle = session.handle();
@@ -333,6 +418,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
     );
     println!("{}", mp4.display());
     println!("{}", flv.display());
+    println!("{}", hls.join("playlist.m3u8").display());
     for s in &snapshots {
         println!("{}", s.display());
     }

@@ -219,17 +219,24 @@ pub fn golden_frames()
     Ok(f)
 }
 
-/// Every golden case's plan, and `transition_mid`.
-fn golden_plans(canvas: Size) -> Result<Vec<(String, layouts::FramePlan)>, String> {
-    let mut plans: Vec<(String, layouts::FramePlan)> = Vec::new();
+/// Number of golden cases: six presets, the transition midpoint, five PK phases and name
+/// tags on a grid.
+pub const GOLDEN_CASES: usize = 13;
+
+/// Every golden case's plan with the text images its decor needs (none for the presets),
+/// `transition_mid`, then the decorated cases ([`crate::pk_goldens`]).
+fn golden_plans(canvas: Size) -> Result<Vec<crate::pk_goldens::DecoratedCase>, String> {
+    let mut plans = Vec::new();
     for (name, scene) in golden_cases() {
         let plan = layouts::plan(&scene, canvas).map_err(|e| e.to_string())?;
-        plans.push((name.to_string(), plan));
+        plans.push((name.to_string(), plan, HashMap::new()));
     }
     plans.push((
         "transition_mid".into(),
         transition_midpoint_plan(canvas).map_err(|e| e.to_string())?,
+        HashMap::new(),
     ));
+    plans.extend(crate::pk_goldens::decorated_cases(canvas)?);
     Ok(plans)
 }
 
@@ -247,10 +254,12 @@ fn render_goldens_with(
 ) -> Result<Vec<(String, image::RgbImage)>, String> {
     let canvas = GOLDEN_CANVAS;
     let frames = golden_frames().map_err(|e| e.to_string())?;
-    let images = golden_images();
+    let base = golden_images();
     let mut out = I420Frame::black(canvas.w, canvas.h).map_err(|e| e.to_string())?;
     let mut result = Vec::new();
-    for (name, plan) in golden_plans(canvas)? {
+    for (name, plan, texts) in golden_plans(canvas)? {
+        let mut images = base.clone();
+        images.extend(texts);
         let matrix = draw(&plan, &frames, &images, &mut out)?;
         let rgb = out.to_rgb(matrix);
         let img = image::RgbImage::from_raw(canvas.w, canvas.h, rgb)

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use control_api::BackendError;
 use control_api::backend::{
-    ControlBackend, ImageSource, InputUpdate, LayoutChange, NewOutput, NewSession,
+    ControlBackend, ImageSource, InputUpdate, LayoutChange, MixerChange, NewOutput, NewSession,
+    PkRequest,
 };
 use proto::v1 as pb;
 
@@ -71,7 +72,7 @@ impl SessionManager {
 
 fn done_at(reply: CommandReply) -> Duration {
     match reply {
-        CommandReply::Done { applied_at } => applied_at,
+        CommandReply::Done { applied_at } | CommandReply::PkScore { applied_at, .. } => applied_at,
         CommandReply::Input(_) => Duration::ZERO,
     }
 }
@@ -111,6 +112,15 @@ impl ControlBackend for SessionManager {
             return Err(BackendError::AlreadyExists(format!("input {input:?}")));
         }
         let sender = m.handle.add_input(input).map_err(from_command)?;
+        if !label.is_empty()
+            && let Err(e) = m.handle.command(Command::SetLabel {
+                id: input.into(),
+                label: label.clone(),
+            })
+        {
+            let _ = m.handle.command(Command::RemoveInput { id: input.into() });
+            return Err(from_command(e));
+        }
         let slot = Slot {
             label,
             token: random_token(32),
@@ -153,6 +163,8 @@ impl ControlBackend for SessionManager {
         let Some(slot) = book.inputs.get(input).cloned() else {
             return Err(BackendError::NotFound(format!("input {input:?}")));
         };
+        // The label goes last (it cannot be refused once the input exists and the text is
+        // valid, which the service checked), so a refusal below leaves it unchanged.
         if let Some(image) = &update.placeholder_image {
             m.handle
                 .command(Command::SetPlaceholder {
@@ -193,6 +205,14 @@ impl ControlBackend for SessionManager {
                 });
             }
             undo_placeholder();
+            return Err(from_command(e));
+        }
+        if let Some(l) = &update.label
+            && let Err(e) = m.handle.command(Command::SetLabel {
+                id: input.into(),
+                label: l.clone(),
+            })
+        {
             return Err(from_command(e));
         }
         let slot = book
@@ -322,6 +342,76 @@ impl ControlBackend for SessionManager {
             .iter()
             .map(|(seq, ev)| convert::event(*seq, ev))
             .collect())
+    }
+
+    fn pk(&self, session: &str, req: PkRequest) -> Result<(bool, pb::PkState), BackendError> {
+        let m = self.get(session)?;
+        let (cmd, at) = match req {
+            PkRequest::Start { spec, theme, at } => (Command::StartPk { spec, theme }, at),
+            PkRequest::Score { host, change, key } => {
+                (Command::UpdatePkScore { host, change, key }, None)
+            }
+            PkRequest::End => (Command::EndPk, None),
+            PkRequest::Cancel => (Command::CancelPk, None),
+            PkRequest::Supporters { team, list } => (
+                Command::SetPkSupporters {
+                    team,
+                    supporters: list,
+                },
+                None,
+            ),
+        };
+        let reply = if at.is_some() {
+            wait_at(&m.handle, cmd, at)?
+        } else {
+            m.handle.command(cmd).map_err(from_command)?
+        };
+        let applied = !matches!(reply, CommandReply::PkScore { applied: false, .. });
+        Ok((applied, convert::pk_state(&m.handle.stats().pk)))
+    }
+
+    fn set_mixer(&self, session: &str, change: MixerChange) -> Result<(), BackendError> {
+        let m = self.get(session)?;
+        // Check every input first so a refusal changes nothing.
+        {
+            let book = m.book();
+            for id in change.solo.iter().chain(&change.unsolo) {
+                if !book.inputs.contains_key(id) {
+                    return Err(BackendError::NotFound(format!("input {id:?}")));
+                }
+            }
+        }
+        let mut done: Vec<(String, bool)> = Vec::new();
+        let undo = |done: &[(String, bool)]| {
+            for (id, solo) in done {
+                let _ = m.handle.command(Command::SetSolo {
+                    id: id.clone(),
+                    solo: !solo,
+                });
+            }
+        };
+        let wanted = change
+            .solo
+            .iter()
+            .map(|id| (id.clone(), true))
+            .chain(change.unsolo.iter().map(|id| (id.clone(), false)));
+        for (id, solo) in wanted {
+            if let Err(e) = m.handle.command(Command::SetSolo {
+                id: id.clone(),
+                solo,
+            }) {
+                undo(&done);
+                return Err(from_command(e));
+            }
+            done.push((id, solo));
+        }
+        if let Some(d) = change.ducking
+            && let Err(e) = m.handle.command(Command::SetDucking(d))
+        {
+            undo(&done);
+            return Err(from_command(e));
+        }
+        Ok(())
     }
 
     fn stats(&self, session: &str) -> Result<pb::SessionStats, BackendError> {

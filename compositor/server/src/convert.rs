@@ -68,6 +68,21 @@ pub fn event(seq: u64, ev: &SessionEvent) -> pb::Event {
                 at_ms: ms(at),
             })
         }
+        SessionEvent::PkPhaseChanged { phase, at, outcome } => {
+            Kind::PkPhaseChanged(pb::PkPhaseChanged {
+                phase,
+                at_ms: ms(at),
+                outcome: outcome.unwrap_or_default(),
+            })
+        }
+        SessionEvent::PkScoreChanged { host, scores, at } => {
+            Kind::PkScoreChanged(pb::PkScoreChanged {
+                input_id: host,
+                left_score: scores[0],
+                right_score: scores[1],
+                at_ms: ms(at),
+            })
+        }
     };
     pb::Event {
         seq,
@@ -137,5 +152,30 @@ pub fn stats(session_id: &str, s: &StatsSnapshot, outputs: &[OutputInfo]) -> pb:
             })
             .collect(),
         outputs: outputs.iter().map(output).collect(),
+        pk: Some(pk_state(&s.pk)),
+        text_rasters: s.text_rasters,
+    }
+}
+
+/// The PK match as the console sees it.
+pub fn pk_state(p: &compositor_core::session::PkStats) -> pb::PkState {
+    pb::PkState {
+        phase: if p.phase.is_empty() {
+            "idle".to_owned()
+        } else {
+            p.phase.clone()
+        },
+        left_ms: p.left_ms,
+        left_score: p.scores[0],
+        right_score: p.scores[1],
+        hosts: p
+            .hosts
+            .iter()
+            .map(|(id, score)| pb::PkHostScore {
+                input_id: id.clone(),
+                score: *score,
+            })
+            .collect(),
+        outcome: p.outcome.clone().unwrap_or_default(),
     }
 }

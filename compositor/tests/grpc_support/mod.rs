@@ -151,6 +151,7 @@ pub fn pk(left: &str, right: &str) -> pb::Layout {
             right_input_id: right.into(),
             score_bar_height: None,
             score_bar_bottom: false,
+            ..Default::default()
         })),
         background: Some(pb::Background {
             color: Some(pb::Color {

@@ -152,6 +152,8 @@ pub struct OutputFiles {
     pub mp4: Option<PathBuf>,
     /// FLV path.
     pub flv: Option<PathBuf>,
+    /// HLS directory (`playlist.m3u8` + 2 s `segment%05d.ts`, every segment kept).
+    pub hls: Option<PathBuf>,
 }
 
 /// Stream formats the encoder is fed.

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use layouts::pk::{PkSpec, PkTheme, ScoreChange, Supporter};
 use layouts::{Background, Scene, Transition};
 
 use super::input::InputSender;
@@ -75,6 +76,41 @@ pub enum Command {
     },
     /// Lower the others while `trigger` speaks, or switch ducking off (None).
     SetDucking(Option<mixer::Ducking>),
+    /// Set (or clear, with "") an input's label, drawn as its name tag from the next frame.
+    SetLabel {
+        /// Input id (must exist).
+        id: String,
+        /// The label (one line, at most 512 bytes).
+        label: String,
+    },
+    /// Start a PK match (its intro begins at the frame this applies on); switches the scene
+    /// to the PK layout of its teams (restored when the match ends).
+    StartPk {
+        /// The match.
+        spec: PkSpec,
+        /// Colours and font; None keeps the session's theme.
+        theme: Option<PkTheme>,
+    },
+    /// Change a host's score (battle phase only).
+    UpdatePkScore {
+        /// The host's input id.
+        host: String,
+        /// Add or set.
+        change: ScoreChange,
+        /// Idempotency key: a key seen before in this match changes nothing.
+        key: Option<String>,
+    },
+    /// End the battle now (→ result).
+    EndPk,
+    /// Drop the match now (→ idle, no result).
+    CancelPk,
+    /// Set a team's supporters shown under the bar.
+    SetPkSupporters {
+        /// 0 = left, 1 = right.
+        team: usize,
+        /// Up to three.
+        supporters: Vec<Supporter>,
+    },
     /// End the session (outputs finalised).
     Stop,
 }
@@ -89,6 +125,16 @@ pub enum CommandReply {
     },
     /// Input created.
     Input(InputSender),
+    /// A score update: whether it counted (false for a repeated idempotency key) and the
+    /// team totals after it.
+    PkScore {
+        /// Counted?
+        applied: bool,
+        /// Team totals (left, right).
+        scores: [u64; 2],
+        /// Output time it applied at.
+        applied_at: Duration,
+    },
 }
 
 /// Why a command was refused (nothing changed).

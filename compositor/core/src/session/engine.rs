@@ -14,6 +14,7 @@ use tracing::{info, warn};
 use super::command::{Command, CommandError, CommandReply};
 use super::config::{ClockMode, SessionConfig};
 use super::events::SessionEvent;
+use super::graphics::{Graphics, pk_scene};
 use super::input::{InputCounters, InputMessage, InputSender};
 use super::phase::{GridPhase, PhaseWindow};
 use super::placement::{Placement, SlotTiming, TimedMedia, TimedUnit};
@@ -42,6 +43,15 @@ pub(super) fn audio_ahead(tuning: &mixer::MixerTuning, audio_lead: Duration) -> 
         + tuning_ms(tuning.limiter_lookahead_ms)
         + audio_lead
 }
+/// A PK refusal as the command error of the same kind.
+fn pk_error(e: layouts::pk::PkError) -> CommandError {
+    match e {
+        layouts::pk::PkError::Invalid(m) => CommandError::Invalid(m),
+        layouts::pk::PkError::NotFound(m) => CommandError::NotFound(m),
+        layouts::pk::PkError::FailedPrecondition(m) => CommandError::FailedPrecondition(m),
+    }
+}
+
 /// Smoothing of a slot's video wait (per shown frame).
 const VIDEO_WAIT_ALPHA: f64 = 0.15;
 
@@ -124,6 +134,8 @@ pub(super) struct Engine {
     phases: Vec<f64>,
     /// The session's aligner and settings (timed units are placed on this thread).
     placement: Placement,
+    /// Name tags and the PK match.
+    graphics: Graphics,
 }
 
 impl Engine {
@@ -168,6 +180,7 @@ impl Engine {
             grid_phase: GridPhase::new(1.0 / cfg.fps.as_f64().max(1.0)),
             phases: Vec::new(),
             placement: Placement::new(cfg.align),
+            graphics: Graphics::new(cfg.clock == ClockMode::Offline),
             cfg,
         };
         let mut senders = Vec::new();
@@ -335,6 +348,7 @@ impl Engine {
                     .unwrap_or_else(|e| e.into_inner())
                     .remove(&id);
                 self.placement.remove_host(&id);
+                self.graphics.labels.remove(&id);
                 info!(input = %id, "input slot removed");
                 self.stats
                     .events
@@ -345,6 +359,12 @@ impl Engine {
                 if id.is_empty() || id.len() > 128 {
                     return Err(CommandError::Invalid(format!(
                         "image id {id:?}: must be 1..=128 bytes"
+                    )));
+                }
+                if id.starts_with(layouts::TEXT_PREFIX) {
+                    return Err(CommandError::Invalid(format!(
+                        "image id {id:?}: the prefix {:?} is kept for rasterized text",
+                        layouts::TEXT_PREFIX
                     )));
                 }
                 let (w, h) = image.dimensions();
@@ -434,7 +454,144 @@ impl Engine {
                     .map_err(|e| CommandError::Invalid(e.to_string()))?;
                 done
             }
+            Command::SetLabel { id, label } => {
+                if !self.slots.contains_key(&id) {
+                    return Err(CommandError::NotFound(format!("input {id:?}")));
+                }
+                layouts::check_text("label", &label)
+                    .map_err(|e| CommandError::Invalid(e.to_string()))?;
+                if label.is_empty() {
+                    self.graphics.labels.remove(&id);
+                } else {
+                    self.graphics.labels.insert(id, label);
+                }
+                done
+            }
+            Command::StartPk { spec, theme } => self.start_pk(spec, theme, now),
+            Command::UpdatePkScore { host, change, key } => {
+                let up = self
+                    .graphics
+                    .pk
+                    .update_score(&host, change, key.as_deref(), now)
+                    .map_err(pk_error)?;
+                if up.applied {
+                    self.stats.events.push(SessionEvent::PkScoreChanged {
+                        host,
+                        scores: up.scores,
+                        at: now,
+                    });
+                    self.graphics.publish(now, &self.stats);
+                }
+                Ok(CommandReply::PkScore {
+                    applied: up.applied,
+                    scores: up.scores,
+                    applied_at: now,
+                })
+            }
+            Command::EndPk => {
+                self.graphics.pk.end(now).map_err(pk_error)?;
+                info!(at = ?now, "PK battle ended early");
+                done
+            }
+            Command::CancelPk => {
+                self.graphics.pk.cancel().map_err(pk_error)?;
+                info!(at = ?now, "PK match cancelled");
+                self.stats.events.push(SessionEvent::PkPhaseChanged {
+                    phase: "idle".to_owned(),
+                    at: now,
+                    outcome: None,
+                });
+                self.restore_scene(now);
+                self.graphics.publish(now, &self.stats);
+                done
+            }
+            Command::SetPkSupporters { team, supporters } => {
+                for s in &supporters {
+                    if let Some(img) = &s.avatar
+                        && !self.images.contains_key(img)
+                    {
+                        return Err(CommandError::NotFound(format!(
+                            "image {img:?} (register the avatar first)"
+                        )));
+                    }
+                }
+                self.graphics
+                    .pk
+                    .set_supporters(team, supporters)
+                    .map_err(pk_error)?;
+                done
+            }
             Command::Stop => done,
+        }
+    }
+
+    fn start_pk(
+        &mut self,
+        spec: layouts::pk::PkSpec,
+        theme: Option<layouts::pk::PkTheme>,
+        now: Duration,
+    ) -> Result<CommandReply, CommandError> {
+        spec.validate().map_err(pk_error)?;
+        if self.graphics.pk.spec().is_some() {
+            return Err(CommandError::FailedPrecondition(format!(
+                "a PK match is already running (phase {}); end or cancel it first",
+                self.graphics.pk.phase().name()
+            )));
+        }
+        for h in spec.hosts() {
+            if !self.slots.contains_key(h) {
+                return Err(CommandError::NotFound(format!("input {h:?}")));
+            }
+        }
+        if let Some(t) = &theme
+            && let Some(f) = &t.family
+            && (f.is_empty() || f.len() > 128)
+        {
+            return Err(CommandError::Invalid(
+                "theme.family: 1..=128 bytes".to_owned(),
+            ));
+        }
+        let current = self.layout.scene().clone();
+        let scene = pk_scene(&current, &spec);
+        self.check_scene_refs(&scene)?;
+        let transition = layouts::Transition {
+            duration_ms: 400,
+            easing: layouts::Easing::EaseInOut,
+        };
+        self.layout
+            .set_scene(scene, Some(transition), now)
+            .map_err(|e| CommandError::Invalid(e.to_string()))?;
+        if !matches!(current.layout, layouts::Layout::Pk { .. }) {
+            self.graphics.before_pk = Some(current);
+        }
+        self.graphics.pk.start(spec, now).map_err(pk_error)?;
+        if let Some(t) = theme {
+            self.graphics.theme = t;
+        }
+        info!(at = ?now, "PK match started");
+        self.stats
+            .events
+            .push(SessionEvent::SceneApplied { at: now });
+        Ok(CommandReply::Done { applied_at: now })
+    }
+
+    /// Puts back the scene shown before the match (if its inputs are all still there).
+    fn restore_scene(&mut self, now: Duration) {
+        let Some(scene) = self.graphics.before_pk.take() else {
+            return;
+        };
+        if self.check_scene_refs(&scene).is_err() {
+            warn!("the layout from before the PK match refers to removed inputs; keeping PK");
+            return;
+        }
+        let transition = layouts::Transition {
+            duration_ms: 400,
+            easing: layouts::Easing::EaseInOut,
+        };
+        if self.layout.set_scene(scene, Some(transition), now).is_ok() {
+            self.stats
+                .events
+                .push(SessionEvent::SceneApplied { at: now });
         }
     }
 
@@ -779,7 +936,22 @@ impl Engine {
         if lock {
             self.lock_phase(now);
         }
+        if self.graphics.advance(now, &self.stats) {
+            self.restore_scene(now);
+        }
         self.layout.plan_at_into(now, &mut self.plan);
+        let mixer = &self.mixer;
+        self.graphics.decorate(
+            now,
+            self.layout.scene(),
+            &mut self.plan,
+            &mut self.images,
+            self.renderer.as_mut(),
+            |id| mixer.speaking_muted(id).unwrap_or((false, false)),
+            &self.stats,
+        );
+        self.graphics
+            .write_meta(now, &self.plan, self.out_frame.meta_mut());
         let plan = &self.plan;
         let view = SlotView {
             slots: &self.slots,

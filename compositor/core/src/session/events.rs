@@ -115,6 +115,25 @@ pub enum SessionEvent {
         /// Output time of the change.
         at: Duration,
     },
+    /// The PK match entered a phase (`intro`, `battle`, `result`, `punishment`, `idle`) at
+    /// this exact output time.
+    PkPhaseChanged {
+        /// The new phase.
+        phase: String,
+        /// Output time of the boundary.
+        at: Duration,
+        /// `left`, `right` or `draw` when entering `result`.
+        outcome: Option<String>,
+    },
+    /// A PK score changed.
+    PkScoreChanged {
+        /// The host whose score changed.
+        host: String,
+        /// Team totals after it (left, right).
+        scores: [u64; 2],
+        /// Output time it applied at.
+        at: Duration,
+    },
 }
 
 /// The bounded, sequence-numbered log.

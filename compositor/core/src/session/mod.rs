@@ -54,6 +54,7 @@ mod command;
 mod config;
 mod engine;
 mod events;
+mod graphics;
 mod input;
 pub mod phase;
 mod placement;
@@ -70,6 +71,7 @@ pub use command::{Command, CommandError, CommandReply};
 pub use config::{ClockMode, Fps, SessionConfig};
 pub use engine::MIX_TICK;
 pub use events::{EVENT_LOG_CAPACITY, EventLog, SessionEvent};
+pub use graphics::{PkStats, outcome_word};
 pub use input::{InputClosed, InputCounters, InputMessage, InputSender, InputStats};
 pub use placement::{
     FALLBACK_BUDGET, IMPLAUSIBLE, LATEST_AHEAD, RESUME_AHEAD, TimedMedia, TimedUnit,
@@ -156,6 +158,10 @@ pub struct SharedStats {
     pub align: Mutex<HashMap<String, HostAlignStats>>,
     /// The arrival probe a benchmark installed ([`SessionHandle::set_arrival_probe`]).
     pub probe: std::sync::OnceLock<Arc<dyn ArrivalProbe>>,
+    /// Text boxes rasterized so far (name tags, PK texts): grows only when a text changes.
+    pub text_rasters: AtomicU64,
+    /// The PK match as of the last frame.
+    pub pk: Mutex<PkStats>,
 }
 
 /// A point-in-time copy of a session's counters.
@@ -190,6 +196,10 @@ pub struct StatsSnapshot {
     /// Alignment figures per input (transit offset, jitter, budget, drift ppm, A/V offset,
     /// late units), sorted by input id.
     pub align: Vec<(String, HostAlignStats)>,
+    /// Text boxes rasterized so far (grows only when a text changes).
+    pub text_rasters: u64,
+    /// The PK match (phase `idle` when none).
+    pub pk: PkStats,
 }
 
 /// Cloneable remote control of a running session.
@@ -239,7 +249,7 @@ impl SessionHandle {
     pub fn add_input(&self, id: &str) -> Result<InputSender, CommandError> {
         match self.command(Command::AddInput { id: id.to_string() })? {
             CommandReply::Input(s) => Ok(s),
-            CommandReply::Done { .. } => Err(CommandError::Invalid("unexpected reply".into())),
+            _ => Err(CommandError::Invalid("unexpected reply".into())),
         }
     }
 
@@ -330,6 +340,18 @@ impl SessionHandle {
                     .collect();
                 v.sort_by(|a, b| a.0.cmp(&b.0));
                 v
+            },
+            text_rasters: s.text_rasters.load(Ordering::Relaxed),
+            pk: {
+                let g = s.pk.lock().unwrap_or_else(|e| e.into_inner());
+                if g.phase.is_empty() {
+                    PkStats {
+                        phase: "idle".to_owned(),
+                        ..PkStats::default()
+                    }
+                } else {
+                    g.clone()
+                }
             },
         }
     }

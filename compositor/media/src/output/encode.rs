@@ -10,7 +10,8 @@
 //! appsinks' streaming threads fan out (a `gst::Buffer` is refcounted, so every output shares
 //! the same bytes). Timestamps: session clock (ns) as GStreamer pts in; packets leave with
 //! running time (= session clock; encoder segment offsets removed); outputs rebase them. H.264 leaves as Annex B with SPS/PPS before each keyframe,
-//! so an output can start at any keyframe ([`Encode::request_keyframe`]).
+//! so an output can start at any keyframe ([`Encode::request_keyframe`]). H.264 access units
+//! carry each frame's layout metadata as an SEI ([`super::sei`]); VP8 carries none.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,7 +27,8 @@ use super::elements::{
     raw_sources, video_encode_chain,
 };
 use super::queue::{SharedQueue, Weighed};
-use super::{EncoderSettings, OutputError, StreamFormat};
+use super::sei::SeiTagger;
+use super::{EncoderSettings, OutputError, StreamFormat, VideoCodec};
 use compositor_core::frame::I420Frame;
 
 /// Video or audio.
@@ -83,6 +85,7 @@ pub(crate) struct Encode {
     /// Raw audio blocks dropped because the encoder was behind.
     pub audio_dropped: AtomicU64,
     encoder_name: String,
+    tagger: SeiTagger,
 }
 
 impl std::fmt::Debug for Encode {
@@ -160,6 +163,12 @@ impl Encode {
             .and_then(|e| e.factory())
             .map(|f| f.name().to_string())
             .unwrap_or_default();
+        let tagger = SeiTagger::new();
+        if settings.codec == VideoCodec::H264
+            && let Some(enc) = vchain.first()
+        {
+            tagger.attach(enc)?;
+        }
         let mut video: Vec<gst::Element> = vec![vsrc.clone().upcast(), make("queue", None)?];
         video.extend(vchain);
         video.push(vsink.clone().upcast());
@@ -203,12 +212,18 @@ impl Encode {
             video_dropped: AtomicU64::new(0),
             audio_dropped: AtomicU64::new(0),
             encoder_name,
+            tagger,
         })
     }
 
     /// The video encoder element in use.
     pub(crate) fn encoder_name(&self) -> &str {
         &self.encoder_name
+    }
+
+    /// Encoded frames that left with a layout SEI, and without one.
+    pub(crate) fn sei_counts(&self) -> (u64, u64) {
+        (self.tagger.tagged(), self.tagger.untagged())
     }
 
     /// Starts fanning packets out to `queue` (and asks for a keyframe so it can start).
@@ -274,6 +289,9 @@ impl Encode {
         if self.vsrc.current_level_bytes() >= self.max_video_bytes {
             self.video_dropped.fetch_add(1, Ordering::Relaxed);
             return Ok(false);
+        }
+        if !frame.meta().is_empty() && self.settings.codec == VideoCodec::H264 {
+            self.tagger.remember(pts, frame.meta());
         }
         push_pooled_frame(
             &self.pool,

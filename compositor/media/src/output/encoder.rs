@@ -9,6 +9,10 @@
 //! tick). MP4 is written fragmented (`fragment-duration` 1 s, moov first), so a crash leaves a
 //! file playable up to the last complete fragment. Pipeline errors come back as
 //! [`OutputError`]s from the next push or from `finish`, never as panics.
+//!
+//! Each frame's metadata ([`I420Frame::meta`], the layout JSON) leaves inside its encoded
+//! access unit as an SEI ([`super::sei`]): remembered by pts on push, inserted by a probe on
+//! the encoder's src pad.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -22,6 +26,7 @@ use super::elements::{
     AudioCodec, add_chain, audio_encode_chain, clock_time, frame_pool, link, make,
     push_pooled_frame, raw_sources, video_encode_chain,
 };
+use super::sei::SeiTagger;
 use super::{
     EncoderSettings, OutputError, OutputFiles, OutputSink, SinkStats, StreamFormat, VideoCodec,
 };
@@ -41,6 +46,7 @@ pub struct GstEncoder {
     finished: bool,
     last_drop_log: Option<Instant>,
     encoder_name: String,
+    tagger: SeiTagger,
 }
 
 impl std::fmt::Debug for GstEncoder {
@@ -71,7 +77,7 @@ impl GstEncoder {
         init_gstreamer()?;
         fmt.validate()
             .map_err(|e| OutputError::Setup(e.to_string()))?;
-        if files.mp4.is_none() && files.flv.is_none() {
+        if files.mp4.is_none() && files.flv.is_none() && files.hls.is_none() {
             return Err(OutputError::Setup("no output file given".into()));
         }
         if settings.preset.is_empty() || settings.video_kbps == 0 || settings.keyframe_interval == 0
@@ -97,6 +103,10 @@ impl GstEncoder {
             .and_then(|e| e.factory())
             .map(|f| f.name().to_string())
             .unwrap_or_default();
+        let tagger = SeiTagger::new();
+        if let Some(enc) = vchain.first() {
+            tagger.attach(enc)?;
+        }
         let vtee = make("tee", Some("vtee"))?;
         let aq = make("queue", Some("aq"))?;
         let achain = audio_encode_chain(AudioCodec::Aac, settings.audio_bps)?;
@@ -138,6 +148,45 @@ impl GstEncoder {
             mux.set_property("streamable", true);
             add_file(mux, p)?;
         }
+        if let Some(dir) = &files.hls {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| OutputError::Setup(format!("hls dir {}: {e}", dir.display())))?;
+            let sink = make("hlssink2", None)?;
+            sink.set_property(
+                "location",
+                dir.join("segment%05d.ts").to_string_lossy().to_string(),
+            );
+            sink.set_property(
+                "playlist-location",
+                dir.join("playlist.m3u8").to_string_lossy().to_string(),
+            );
+            sink.set_property("target-duration", 2u32);
+            // A file job keeps every segment (a VOD playlist).
+            sink.set_property("playlist-length", 0u32);
+            sink.set_property("max-files", 0u32);
+            let qv = make("queue", None)?;
+            let parse = make("h264parse", None)?;
+            let qa = make("queue", None)?;
+            pipeline
+                .add_many([&sink, &qv, &parse, &qa])
+                .map_err(|e| OutputError::Setup(e.to_string()))?;
+            link(&vtee, &qv)?;
+            link(&qv, &parse)?;
+            link(&atee, &qa)?;
+            let vpad = sink
+                .request_pad_simple("video")
+                .ok_or_else(|| OutputError::Setup("hlssink2: no video pad".into()))?;
+            let apad = sink
+                .request_pad_simple("audio")
+                .ok_or_else(|| OutputError::Setup("hlssink2: no audio pad".into()))?;
+            for (from, pad) in [(&parse, vpad), (&qa, apad)] {
+                let src = from
+                    .static_pad("src")
+                    .ok_or_else(|| OutputError::Setup("no src pad".into()))?;
+                src.link(&pad)
+                    .map_err(|e| OutputError::Setup(format!("hlssink2 link: {e:?}")))?;
+            }
+        }
         pipeline
             .set_state(gst::State::Playing)
             .map_err(|e| OutputError::Setup(format!("pipeline would not start: {e}")))?;
@@ -156,6 +205,7 @@ impl GstEncoder {
             finished: false,
             last_drop_log: None,
             encoder_name,
+            tagger,
         };
         enc.check_bus()?;
         Ok(enc)
@@ -164,6 +214,12 @@ impl GstEncoder {
     /// The H.264 encoder element in use.
     pub fn encoder_name(&self) -> &str {
         &self.encoder_name
+    }
+
+    /// Encoded frames that left the encoder with a layout SEI, and without one (no
+    /// metadata, or it could not be inserted).
+    pub fn sei_counts(&self) -> (u64, u64) {
+        (self.tagger.tagged(), self.tagger.untagged())
     }
 
     /// Calls `f(pts)` (running time = session pts) on the encoder's streaming thread for every
@@ -246,6 +302,9 @@ impl OutputSink for GstEncoder {
             self.stats.video_dropped += 1;
             self.log_drop("video");
             return Ok(());
+        }
+        if !frame.meta().is_empty() {
+            self.tagger.remember(pts, frame.meta());
         }
         push_pooled_frame(
             &self.video_pool,

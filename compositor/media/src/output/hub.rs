@@ -161,6 +161,16 @@ impl OutputHub {
         ))
     }
 
+    /// Encoded H.264 frames with a layout SEI and without one, summed over the encodes
+    /// running now (a stopped encode's counts go with it).
+    pub fn sei_counts(&self) -> (u64, u64) {
+        self.shared
+            .lock_encodes()
+            .iter()
+            .map(|e| e.sei_counts())
+            .fold((0, 0), |(t, u), (a, b)| (t + a, u + b))
+    }
+
     fn note_error(&mut self, e: &str) {
         let now = Instant::now();
         if self

@@ -7,7 +7,8 @@
 //! - [`GstEncoder`] (offline renders such as `compositor demo`): one encode muxed to files,
 //!   with backpressure instead of drops.
 //!
-//! Both build their pipelines from the same element builders (`elements`).
+//! Both build their pipelines from the same element builders (`elements`), and both write
+//! each frame's layout metadata into the H.264 stream as an SEI ([`sei`]).
 //!
 //! Threads: the session thread calls the sink; GStreamer runs its own streaming threads
 //! behind the `appsrc`s. A sink never blocks the session in real-time mode: when its input
@@ -22,6 +23,7 @@ mod encoder;
 mod hub;
 pub mod packets;
 mod queue;
+pub mod sei;
 mod shared;
 mod snapshot;
 mod worker;
@@ -35,4 +37,5 @@ pub use compositor_core::outputs::{
 pub use compositor_core::sink::{NullSink, OutputError, OutputSink, SinkStats};
 pub use encoder::{GstEncoder, has_element, init_gstreamer};
 pub use hub::{HubOptions, OUTPUT_QUEUE_BYTES, OUTPUT_QUEUE_PACKETS, OutputHub};
+pub use sei::{LAYOUT_SEI_UUID, LAYOUT_SEI_UUID_STR, SeiTagger};
 pub use snapshot::{SnapshotTap, save_png};
