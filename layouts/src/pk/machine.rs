@@ -591,11 +591,18 @@ impl PkMatch {
                 PkPhase::Result if run.punish_at < run.idle_at => PkPhase::Punishment,
                 PkPhase::Result | PkPhase::Punishment => PkPhase::Idle,
             };
-            // Zero-length phases are crossed at once (intro_ms = 0).
             run.phase = to;
             let at = next_at;
+            // A zero-length intro (intro_ms = 0) is crossed at once and not announced.
+            if to == PkPhase::Intro && run.battle_at == run.intro_at {
+                continue;
+            }
             events.push(PkEvent::PhaseChanged {
-                from,
+                from: if from == PkPhase::Intro && run.battle_at == run.intro_at {
+                    PkPhase::Idle
+                } else {
+                    from
+                },
                 to,
                 at,
                 outcome: (to == PkPhase::Result).then_some(run.outcome).flatten(),

@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::command::{Command, CommandError, CommandReply};
 use super::config::{ClockMode, SessionConfig};
 use super::events::SessionEvent;
-use super::graphics::{Graphics, pk_scene};
+use super::graphics::{Graphics, TextTarget, pk_scene};
 use super::input::{InputCounters, InputMessage, InputSender};
 use super::phase::{GridPhase, PhaseWindow};
 use super::placement::{Placement, SlotTiming, TimedMedia, TimedUnit};
@@ -945,8 +945,10 @@ impl Engine {
             now,
             self.layout.scene(),
             &mut self.plan,
-            &mut self.images,
-            self.renderer.as_mut(),
+            TextTarget {
+                images: &mut self.images,
+                renderer: self.renderer.as_mut(),
+            },
             |id| mixer.speaking_muted(id).unwrap_or((false, false)),
             &self.stats,
         );

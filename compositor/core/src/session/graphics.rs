@@ -49,6 +49,12 @@ pub fn outcome_word(o: PkOutcome) -> &'static str {
     }
 }
 
+/// Where rasterized texts go: the session's image map and its renderer's uploads.
+pub(super) struct TextTarget<'a> {
+    pub(super) images: &'a mut HashMap<String, ImageAsset>,
+    pub(super) renderer: &'a mut dyn FrameRenderer,
+}
+
 pub(super) struct Graphics {
     pub(super) pk: PkMatch,
     pub(super) theme: PkTheme,
@@ -134,17 +140,18 @@ impl Graphics {
         }
     }
 
-    /// Appends name tags and the PK overlay to `plan` and puts their texts in `images`.
+    /// Appends name tags and the PK overlay to `plan` and puts their texts in the image
+    /// map (dropping the renderer's uploads of texts no longer shown).
     pub(super) fn decorate(
         &mut self,
         now: Duration,
         scene: &Scene,
         plan: &mut FramePlan,
-        images: &mut HashMap<String, ImageAsset>,
-        renderer: &mut dyn FrameRenderer,
+        target: TextTarget<'_>,
         speaking_muted: impl Fn(&str) -> (bool, bool),
         stats: &SharedStats,
     ) {
+        let TextTarget { images, renderer } = target;
         self.decor.clear();
         let tags = scene
             .name_tags

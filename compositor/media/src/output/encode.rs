@@ -336,3 +336,7 @@ impl Drop for Encode {
         let _ = self.pool.set_active(false);
     }
 }
+
+#[cfg(test)]
+#[path = "encode_sei_tests.rs"]
+mod sei_tests;
