@@ -139,7 +139,7 @@ fn main() {
             mp4: Some(dir.join("out.mp4")),
             flv: None,
             hls: None,
-},
+        },
         true,
     )
     .unwrap();

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use compositor_core::frame::{I420Frame, VideoFrame};
-use compositor_core::render::{FrameRenderer, ImageAsset};
+use compositor_core::render::ImageAsset;
 use compositor_devkit::synthetic::{PatternGen, SyntheticHost};
 use compositor_render::soft::SoftRenderer;
 use compositor_text::{FontLibrary, TextCache};
@@ -155,7 +155,7 @@ fn main() -> anyhow::Result<()> {
                 }
             }
             cache.end_frame();
-            plan.items.extend(decor.items.drain(..));
+            plan.items.append(&mut decor.items);
             plan.items.sort_by_key(|i| i.z);
             let d_decor = t1.elapsed();
             if k >= warm {

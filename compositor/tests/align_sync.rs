@@ -240,7 +240,7 @@ fn run_session(
             mp4: Some(mp4.to_path_buf()),
             flv: None,
             hls: None,
-},
+        },
         false,
     )
     .unwrap();

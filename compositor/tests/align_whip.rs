@@ -147,7 +147,7 @@ fn run_once() {
             mp4: Some(mp4.clone()),
             flv: None,
             hls: None,
-},
+        },
         true,
     )
     .unwrap();

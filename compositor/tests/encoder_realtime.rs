@@ -91,7 +91,7 @@ fn realtime_session_writes_mp4_and_flv() {
             mp4: Some(mp4.clone()),
             flv: Some(flv.clone()),
             hls: None,
-},
+        },
         true,
     )
     .unwrap();
@@ -176,7 +176,7 @@ fn unwritable_output_is_an_error_not_a_panic() {
         mp4: Some("/proc/no-such-dir/x.mp4".into()),
         flv: None,
         hls: None,
-};
+    };
     let res = GstEncoder::new(format(), &EncoderSettings::default(), &files, false);
     assert!(
         matches!(
@@ -196,7 +196,7 @@ fn unwritable_output_is_an_error_not_a_panic() {
             mp4: Some("/tmp/x.mp4".into()),
             flv: None,
             hls: None,
-},
+        },
         false,
     );
     assert!(matches!(res, Err(OutputError::Setup(m)) if m.contains("641x360")));

@@ -57,7 +57,9 @@ async fn a_match_over_grpc_with_every_refusal() {
     let mut c = server.client().await;
     c.create_session(small("s1")).await.unwrap();
     add_inputs(&mut c, "s1", &["a", "b"]).await;
-    c.set_layout(set_layout("s1", grid(&["a", "b"]))).await.unwrap();
+    c.set_layout(set_layout("s1", grid(&["a", "b"])))
+        .await
+        .unwrap();
     wait_for_a_frame(&mut c, "s1").await;
     let mut events = c
         .watch_events(pb::WatchEventsRequest {
@@ -84,7 +86,8 @@ async fn a_match_over_grpc_with_every_refusal() {
     );
     // Bad starts change nothing.
     refused(
-        c.start_pk(start(vec![team(&["a"]), team(&["ghost"])], 60_000)).await,
+        c.start_pk(start(vec![team(&["a"]), team(&["ghost"])], 60_000))
+            .await,
         Code::NotFound,
         "ghost",
     );
@@ -94,12 +97,14 @@ async fn a_match_over_grpc_with_every_refusal() {
         "teams",
     );
     refused(
-        c.start_pk(start(vec![team(&["a"]), team(&["b"])], 100)).await,
+        c.start_pk(start(vec![team(&["a"]), team(&["b"])], 100))
+            .await,
         Code::InvalidArgument,
         "battle_ms",
     );
     refused(
-        c.start_pk(start(vec![team(&["a"]), team(&["a"])], 60_000)).await,
+        c.start_pk(start(vec![team(&["a"]), team(&["a"])], 60_000))
+            .await,
         Code::InvalidArgument,
         "twice",
     );
@@ -113,7 +118,8 @@ async fn a_match_over_grpc_with_every_refusal() {
         .into_inner();
     assert!(st.phase == "battle" || st.phase == "idle", "{st:?}");
     refused(
-        c.start_pk(start(vec![team(&["a"]), team(&["b"])], 60_000)).await,
+        c.start_pk(start(vec![team(&["a"]), team(&["b"])], 60_000))
+            .await,
         Code::FailedPrecondition,
         "already running",
     );
@@ -130,7 +136,9 @@ async fn a_match_over_grpc_with_every_refusal() {
         .unwrap()
         .into_inner();
     assert!(!r.applied, "the same key again changes nothing");
-    c.update_pk_score(score("b", Change::Set(100), "")).await.unwrap();
+    c.update_pk_score(score("b", Change::Set(100), ""))
+        .await
+        .unwrap();
     refused(
         c.update_pk_score(score("ghost", Change::Add(1), "")).await,
         Code::NotFound,
@@ -142,12 +150,14 @@ async fn a_match_over_grpc_with_every_refusal() {
         "negative",
     );
     refused(
-        c.update_pk_score(score("a", Change::Set(i64::MAX), "")).await,
+        c.update_pk_score(score("a", Change::Set(i64::MAX), ""))
+            .await,
         Code::InvalidArgument,
         "out of range",
     );
     refused(
-        c.update_pk_score(score("a", Change::Add(999_999_999_999), "")).await,
+        c.update_pk_score(score("a", Change::Add(999_999_999_999), ""))
+            .await,
         Code::InvalidArgument,
         "exceed",
     );

@@ -40,7 +40,12 @@ struct KeepSink {
 }
 
 impl OutputSink for KeepSink {
-    fn push_video(&mut self, f: &I420Frame, pts: Duration, _d: Duration) -> Result<(), OutputError> {
+    fn push_video(
+        &mut self,
+        f: &I420Frame,
+        pts: Duration,
+        _d: Duration,
+    ) -> Result<(), OutputError> {
         let mut k = self.out.lock().unwrap();
         if self.at.contains(&pts) {
             k.frames.push((pts, f.clone()));
@@ -105,7 +110,11 @@ fn ocr(img: &image::RgbImage, lang: &str, dir: &std::path::Path, name: &str) -> 
         .args(["--psm", "7", "-l", lang])
         .output()
         .expect("tesseract (scripts/setup.sh installs tesseract-ocr and tesseract-ocr-chi-sim)");
-    assert!(out.status.success(), "tesseract: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "tesseract: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -166,7 +175,9 @@ fn a_match_plays_on_the_output_clock_and_reads_back() {
         // A retried gift: the same key counts once.
         gift(3500, "a", 300, "g1"),
     ];
-    let look = [500, 1500, 5000, 6500, 8000, 10_000, 11_800].map(ms).to_vec();
+    let look = [500, 1500, 5000, 6500, 8000, 10_000, 11_800]
+        .map(ms)
+        .to_vec();
     let out = Arc::new(Mutex::new(Keep::default()));
     let sink = KeepSink {
         at: look.clone(),
@@ -184,7 +195,9 @@ fn a_match_plays_on_the_output_clock_and_reads_back() {
             height: 180,
             ..SyntheticHost::new(tint, 440.0)
         };
-        feeders.push(std::thread::spawn(move || host.run(&sender, ms(12_100), false)));
+        feeders.push(std::thread::spawn(move || {
+            host.run(&sender, ms(12_100), false)
+        }));
     }
     let report = session.join().unwrap();
     for f in feeders {
@@ -260,13 +273,19 @@ fn a_match_plays_on_the_output_clock_and_reads_back() {
     let left = battle.get_pixel(40, bar_h - 3).0;
     let right = battle.get_pixel(W - 40, bar_h - 3).0;
     assert!(left[0] > 180 && left[2] < 140, "left team red: {left:?}");
-    assert!(right[2] > 180 && right[0] < 100, "right team blue: {right:?}");
+    assert!(
+        right[2] > 180 && right[0] < 100,
+        "right team blue: {right:?}"
+    );
 
     // Before and after the match: co-hosting grid, no bar.
     for t in [500, 11_800] {
         let img = frame(t);
         let p = img.get_pixel(40, 10).0;
-        assert!(!(p[0] > 180 && p[2] < 140), "{t} ms: no PK bar expected: {p:?}");
+        assert!(
+            !(p[0] > 180 && p[2] < 140),
+            "{t} ms: no PK bar expected: {p:?}"
+        );
     }
 
     // Every frame carries its layout; in the battle with the scores.

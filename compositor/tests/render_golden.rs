@@ -8,9 +8,8 @@
 use std::sync::Arc;
 
 use compositor_devkit::testkit::{
-    GOLDEN_CASES,
-    GOLDEN_MIN_PSNR_DB, compare_with_goldens, golden_dir, load_golden, psnr, render_goldens,
-    save_golden,
+    GOLDEN_CASES, GOLDEN_MIN_PSNR_DB, compare_with_goldens, golden_dir, load_golden, psnr,
+    render_goldens, save_golden,
 };
 use compositor_render::gpu::{AdapterChoice, GpuContext, GpuOptions, RenderPath};
 
@@ -18,7 +17,11 @@ use compositor_render::gpu::{AdapterChoice, GpuContext, GpuOptions, RenderPath};
 fn presets_and_transition_match_goldens() {
     let ctx = GpuContext::shared(AdapterChoice::Auto).unwrap();
     let rendered = render_goldens(ctx).unwrap();
-    assert_eq!(rendered.len(), GOLDEN_CASES, "presets, transition midpoint, PK phases, tags");
+    assert_eq!(
+        rendered.len(),
+        GOLDEN_CASES,
+        "presets, transition midpoint, PK phases, tags"
+    );
     let dir = golden_dir();
     if std::env::var("UPDATE_GOLDEN").is_ok() {
         for (name, img) in &rendered {

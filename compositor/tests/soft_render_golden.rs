@@ -5,12 +5,17 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use compositor_devkit::testkit::{
-    GOLDEN_CASES,compare_with_goldens, golden_dir, render_goldens_soft};
+    GOLDEN_CASES, compare_with_goldens, golden_dir, render_goldens_soft,
+};
 
 #[test]
 fn cpu_compositor_matches_the_gpu_goldens() {
     let rendered = render_goldens_soft().unwrap();
-    assert_eq!(rendered.len(), GOLDEN_CASES, "presets, transition midpoint, PK phases, tags");
+    assert_eq!(
+        rendered.len(),
+        GOLDEN_CASES,
+        "presets, transition midpoint, PK phases, tags"
+    );
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("soft-golden");
     let failures = compare_with_goldens(&rendered, &golden_dir(), &out).unwrap();
     assert!(

@@ -104,10 +104,7 @@ pub fn scene_from_proto(
                         .unwrap_or(ScoreBar::default().height_frac),
                 },
                 left_partner: partner(&f("pk.left_partner_input_id"), &p.left_partner_input_id)?,
-                right_partner: partner(
-                    &f("pk.right_partner_input_id"),
-                    &p.right_partner_input_id,
-                )?,
+                right_partner: partner(&f("pk.right_partner_input_id"), &p.right_partner_input_id)?,
                 tile_aspect: match (p.tile_aspect_w, p.tile_aspect_h) {
                     (0, 0) => None,
                     (w, h) => Some((w, h)),

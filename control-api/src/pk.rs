@@ -57,7 +57,11 @@ pub struct MixerChange {
     pub ducking: Option<Option<mixer::Ducking>>,
 }
 
-fn opt_color(field: &str, c: Option<&pb::Color>, default: layouts::Rgba) -> Result<layouts::Rgba, Status> {
+fn opt_color(
+    field: &str,
+    c: Option<&pb::Color>,
+    default: layouts::Rgba,
+) -> Result<layouts::Rgba, Status> {
     c.map_or(Ok(default), |c| color(field, c))
 }
 
@@ -122,7 +126,8 @@ pub fn start(r: &pb::StartPkRequest) -> Result<PkRequest, Status> {
         punishment_text: r.punishment_text.clone().filter(|t| !t.is_empty()),
         round: r.round,
     };
-    spec.validate().map_err(|e| Status::invalid_argument(e.to_string()))?;
+    spec.validate()
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
     Ok(PkRequest::Start {
         spec,
         theme: r.theme.as_ref().map(theme).transpose()?,
@@ -137,7 +142,10 @@ pub fn score(r: &pb::UpdatePkScoreRequest) -> Result<PkRequest, Status> {
         None => return Err(invalid("change", "is required: add or set")),
         Some(pb::update_pk_score_request::Change::Add(d)) => {
             if d < 0 {
-                return Err(invalid("add", format!("{d} is negative; use set to correct")));
+                return Err(invalid(
+                    "add",
+                    format!("{d} is negative; use set to correct"),
+                ));
             }
             ScoreChange::Add(d)
         }
@@ -167,7 +175,10 @@ pub fn score(r: &pb::UpdatePkScoreRequest) -> Result<PkRequest, Status> {
 /// Validates a `SetPkSupportersRequest`.
 pub fn supporters(r: &pb::SetPkSupportersRequest) -> Result<PkRequest, Status> {
     if r.team > 1 {
-        return Err(invalid("team", format!("{} is not 0 (left) or 1 (right)", r.team)));
+        return Err(invalid(
+            "team",
+            format!("{} is not 0 (left) or 1 (right)", r.team),
+        ));
     }
     if r.supporters.len() > layouts::pk::MAX_SUPPORTERS {
         return Err(invalid(
@@ -185,7 +196,10 @@ pub fn supporters(r: &pb::SetPkSupportersRequest) -> Result<PkRequest, Status> {
         let avatar = if s.avatar_image_id.is_empty() {
             None
         } else {
-            check::id(&format!("supporters[{i}].avatar_image_id"), &s.avatar_image_id)?;
+            check::id(
+                &format!("supporters[{i}].avatar_image_id"),
+                &s.avatar_image_id,
+            )?;
             Some(s.avatar_image_id.clone())
         };
         list.push(Supporter {
@@ -208,7 +222,10 @@ pub fn mixer_change(r: &pb::SetMixerRequest) -> Result<MixerChange, Status> {
         check::id(&format!("unsolo_input_ids[{i}]"), id)?;
     }
     if r.ducking.is_some() && r.ducking_off {
-        return Err(invalid("ducking_off", "cannot be set together with ducking"));
+        return Err(invalid(
+            "ducking_off",
+            "cannot be set together with ducking",
+        ));
     }
     let ducking = match (&r.ducking, r.ducking_off) {
         (Some(d), _) => {

@@ -164,10 +164,7 @@ pub fn name_tags<'a>(
         }
         let cell = item.cell;
         let font = (f64::from(cell.h) * 0.05).clamp(14.0, 32.0).round();
-        let size = box_size(
-            (f64::from(cell.w) * 0.72).min(font * 14.0),
-            font * 1.7,
-        );
+        let size = box_size((f64::from(cell.w) * 0.72).min(font * 14.0), font * 1.7);
         let margin = round_even_f(font * 0.5);
         let dot = round_even_f(font * 0.6).max(4);
         let y = i64::from(cell.y) + i64::from(cell.h) - i64::from(size.h) - margin;

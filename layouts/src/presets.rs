@@ -83,7 +83,10 @@ pub(crate) fn build(scene: &Scene, canvas: Size) -> FramePlan {
                 });
             }
             let xs = [gap, cw - gap - tw];
-            for (x, (main, partner)) in xs.into_iter().zip([(left, left_partner), (right, right_partner)]) {
+            for (x, (main, partner)) in xs
+                .into_iter()
+                .zip([(left, left_partner), (right, right_partner)])
+            {
                 match partner {
                     None => out.input(main, rect(x, tiles_y, tw, th), 0),
                     Some(p) => {

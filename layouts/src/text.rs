@@ -142,9 +142,9 @@ impl TextStyle {
     /// Pixels kept free on each side of the box for the outline and the shadow.
     pub fn pad(&self) -> u32 {
         let o = self.outline.map_or(0, |o| o.width);
-        let s = self.shadow.map_or(0, |s| {
-            s.dx.unsigned_abs().max(s.dy.unsigned_abs()) + s.blur
-        });
+        let s = self
+            .shadow
+            .map_or(0, |s| s.dx.unsigned_abs().max(s.dy.unsigned_abs()) + s.blur);
         o.max(s) + 1
     }
 

@@ -1,6 +1,8 @@
 //! The PK match state machine and its overlay: phases on exact output times, score rules,
 //! the bar's split, the countdown, WIN/LOSE, punishment, 2v2 and portrait tiles, name tags.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use layouts::pk::*;
@@ -127,7 +129,8 @@ fn score_rules_change_nothing_on_bad_input() {
         m.update_score("a", ScoreChange::Add(i64::MAX), None, ms(10)),
         Err(PkError::Invalid(_))
     ));
-    m.update_score("a", ScoreChange::Set(10), None, ms(10)).unwrap();
+    m.update_score("a", ScoreChange::Set(10), None, ms(10))
+        .unwrap();
     // A retried gift (same key) counts once.
     let first = m
         .update_score("b", ScoreChange::Add(7), Some("gift-1"), ms(20))
@@ -145,10 +148,16 @@ fn score_rules_change_nothing_on_bad_input() {
     // Bad specs.
     let mut bad = spec();
     bad.teams[1].hosts = vec!["a".into()];
-    assert!(matches!(PkMatch::new().start(bad, ms(0)), Err(PkError::Invalid(_))));
+    assert!(matches!(
+        PkMatch::new().start(bad, ms(0)),
+        Err(PkError::Invalid(_))
+    ));
     let mut bad = spec();
     bad.battle_ms = 10;
-    assert!(matches!(PkMatch::new().start(bad, ms(0)), Err(PkError::Invalid(_))));
+    assert!(matches!(
+        PkMatch::new().start(bad, ms(0)),
+        Err(PkError::Invalid(_))
+    ));
 }
 
 #[test]
@@ -159,8 +168,10 @@ fn early_end_draw_and_cancel() {
     m.start(s.clone(), ms(0)).unwrap();
     let mut ev = Vec::new();
     run(&mut m, 0, 10_000, &mut ev);
-    m.update_score("a", ScoreChange::Add(4), None, ms(10_000)).unwrap();
-    m.update_score("b", ScoreChange::Add(4), None, ms(10_000)).unwrap();
+    m.update_score("a", ScoreChange::Add(4), None, ms(10_000))
+        .unwrap();
+    m.update_score("b", ScoreChange::Add(4), None, ms(10_000))
+        .unwrap();
     m.end(ms(12_000)).unwrap();
     ev.clear();
     run(&mut m, 12_000, 30_000, &mut ev);
@@ -169,7 +180,10 @@ fn early_end_draw_and_cancel() {
         phases(&ev),
         vec![(PkPhase::Result, ms(12_000)), (PkPhase::Idle, ms(17_000))]
     );
-    assert!(matches!(m.end(ms(31_000)), Err(PkError::FailedPrecondition(_))));
+    assert!(matches!(
+        m.end(ms(31_000)),
+        Err(PkError::FailedPrecondition(_))
+    ));
 
     m.start(s, ms(40_000)).unwrap();
     run(&mut m, 30_000, 41_000, &mut ev);
@@ -187,8 +201,10 @@ fn bar_eases_to_the_score_share_in_300_ms() {
     let mut ev = Vec::new();
     m.advance(ms(1000), &mut ev);
     assert_eq!(m.view(ms(1000)).unwrap().share, 0.5);
-    m.update_score("a", ScoreChange::Add(300), None, ms(1000)).unwrap();
-    m.update_score("b", ScoreChange::Add(100), None, ms(1000)).unwrap();
+    m.update_score("a", ScoreChange::Add(300), None, ms(1000))
+        .unwrap();
+    m.update_score("b", ScoreChange::Add(100), None, ms(1000))
+        .unwrap();
     let at = |t| m.view(ms(t)).unwrap().share;
     assert!((at(1000) - 0.5).abs() < 1e-9);
     assert!(at(1100) > 0.55 && at(1100) < 0.75);
@@ -233,8 +249,10 @@ fn overlay_draws_bar_split_countdown_marks_and_banner() {
     m.start(s, ms(0)).unwrap();
     let mut ev = Vec::new();
     m.advance(ms(0), &mut ev);
-    m.update_score("a", ScoreChange::Add(700), None, ms(0)).unwrap();
-    m.update_score("b", ScoreChange::Add(300), None, ms(0)).unwrap();
+    m.update_score("a", ScoreChange::Add(700), None, ms(0))
+        .unwrap();
+    m.update_score("b", ScoreChange::Add(300), None, ms(0))
+        .unwrap();
 
     // 35 s into a 60 s battle, long after the bar settled.
     m.advance(ms(35_000), &mut ev);
@@ -263,7 +281,10 @@ fn overlay_draws_bar_split_countdown_marks_and_banner() {
     assert_eq!(last.style.color, theme.warn);
     assert!(last.style.size_px() > cd.style.size_px() * 1.3);
     let cell = item(&d3, "pk:countdown").unwrap().cell;
-    assert!(cell.w > last.size.w, "pulsing: drawn larger than its raster");
+    assert!(
+        cell.w > last.size.w,
+        "pulsing: drawn larger than its raster"
+    );
 
     // Result: WIN over the left tile, LOSE over the right.
     m.advance(ms(61_000), &mut ev);
@@ -272,7 +293,10 @@ fn overlay_draws_bar_split_countdown_marks_and_banner() {
     assert_eq!(text(&d4, "pk:mark-0").unwrap().text, "WIN");
     assert_eq!(text(&d4, "pk:mark-1").unwrap().text, "LOSE");
     let win = item(&d4, "pk:mark-0").unwrap().cell;
-    assert!(win.x + (win.w as i32) <= 660, "WIN over the left half: {win:?}");
+    assert!(
+        win.x + (win.w as i32) <= 660,
+        "WIN over the left half: {win:?}"
+    );
     assert!(text(&d4, "pk:countdown").is_none());
 
     // Punishment: the banner with its own countdown.
@@ -313,8 +337,18 @@ fn two_v_two_has_four_tiles_and_portrait_keeps_tiles_side_by_side() {
     assert!(a2.y > a.y);
 
     let portrait = pk_plan(Size::new(720, 1280), false);
-    let l = portrait.items.iter().find(|i| i.key == "input:a").unwrap().cell;
-    let r = portrait.items.iter().find(|i| i.key == "input:b").unwrap().cell;
+    let l = portrait
+        .items
+        .iter()
+        .find(|i| i.key == "input:a")
+        .unwrap()
+        .cell;
+    let r = portrait
+        .items
+        .iter()
+        .find(|i| i.key == "input:b")
+        .unwrap()
+        .cell;
     assert_eq!((l.w, l.h), (360, 480), "3:4 tiles");
     assert_eq!(l.y, r.y);
     assert!(r.x > l.x);

@@ -293,11 +293,13 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
             out_dir.join("snapshot-intro.png"),
         ),
         (
-            mid(timeline.battle_at(), timeline.result_at()),
+            timeline.battle_at() + timeline.battle * 2 / 5,
             out_dir.join("snapshot-battle.png"),
         ),
         (
-            timeline.result_at().saturating_sub(Duration::from_millis(4200)),
+            timeline
+                .result_at()
+                .saturating_sub(Duration::from_millis(4200)),
             out_dir.join("snapshot-last-seconds.png"),
         ),
         (

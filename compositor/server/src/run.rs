@@ -98,6 +98,9 @@ async fn shutdown_signal() {
 
 /// Runs the server until SIGINT/SIGTERM.
 pub fn serve(cfg: ServeConfig, gpus: Gpus) -> anyhow::Result<()> {
+    // Fonts load in the background from the start, so the first name tag or PK overlay of a
+    // real-time session finds them (a session never waits for the disk).
+    compositor_text::FontLibrary::preload();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("serve")

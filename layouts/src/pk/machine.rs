@@ -448,7 +448,9 @@ impl PkMatch {
             ));
         };
         let Some(slot) = run.scores.iter().position(|(h, _)| h == host) else {
-            return Err(PkError::NotFound(format!("host {host:?} is not in the match")));
+            return Err(PkError::NotFound(format!(
+                "host {host:?} is not in the match"
+            )));
         };
         if let Some(k) = key
             && (k.is_empty() || k.len() > 128)
@@ -481,9 +483,7 @@ impl PkMatch {
         let new = match new {
             Some(v) if v <= MAX_SCORE => v,
             _ => {
-                return Err(PkError::Invalid(format!(
-                    "score would exceed {MAX_SCORE}"
-                )));
+                return Err(PkError::Invalid(format!("score would exceed {MAX_SCORE}")));
             }
         };
         if let Some(k) = key {
@@ -522,7 +522,9 @@ impl PkMatch {
             ));
         };
         if team > 1 {
-            return Err(PkError::Invalid(format!("team {team}: 0 (left) or 1 (right)")));
+            return Err(PkError::Invalid(format!(
+                "team {team}: 0 (left) or 1 (right)"
+            )));
         }
         if list.len() > MAX_SUPPORTERS {
             return Err(PkError::Invalid(format!(

@@ -137,7 +137,10 @@ pub fn pk_overlay(view: &PkView<'_>, plan: &FramePlan, theme: &PkTheme, out: &mu
     let style = |px: f64, color: Rgba, align: TextAlign| {
         TextStyle::new(px as f32, color)
             .weight(700)
-            .outline(((px / 14.0).round() as u32).clamp(1, 4), Rgba::new(0, 0, 0, 190))
+            .outline(
+                ((px / 14.0).round() as u32).clamp(1, 4),
+                Rgba::new(0, 0, 0, 190),
+            )
             .align(align)
             .family(family.clone())
     };
@@ -162,7 +165,12 @@ pub fn pk_overlay(view: &PkView<'_>, plan: &FramePlan, theme: &PkTheme, out: &mu
     if split < i64::from(bar.w) {
         out.solid(
             "pk:bar-right",
-            Rect::new((bx + split) as i32, bar.y, (i64::from(bar.w) - split) as u32, bar.h),
+            Rect::new(
+                (bx + split) as i32,
+                bar.y,
+                (i64::from(bar.w) - split) as u32,
+                bar.h,
+            ),
             colors[1],
             PK_Z,
             0,
@@ -226,10 +234,7 @@ pub fn pk_overlay(view: &PkView<'_>, plan: &FramePlan, theme: &PkTheme, out: &mu
             let frac = (view.left_in_phase.as_millis() % 1000) as f64 / 1000.0;
             let px = (cw.min(ch) as f64 * 0.28).round();
             let size = box_size(px * 1.6, px * 1.3);
-            let at = (
-                (cw - i64::from(size.w)) / 2,
-                (ch - i64::from(size.h)) / 2,
-            );
+            let at = ((cw - i64::from(size.w)) / 2, (ch - i64::from(size.h)) / 2);
             // Each digit lands: 1.5× at the start of its second, 1× after a third of it.
             let t = if frac == 0.0 { 0.0 } else { 1.0 - frac };
             let scale = 1.0 + 0.5 * (1.0 - (t * 3.0).min(1.0));
@@ -322,7 +327,7 @@ pub fn pk_overlay(view: &PkView<'_>, plan: &FramePlan, theme: &PkTheme, out: &mu
             }
             if view.phase == PkPhase::Punishment {
                 let label = view.spec.punishment_text.as_deref().unwrap_or("惩罚时间");
-                let px = u * 0.5;
+                let px = u * 0.62;
                 let size = box_size((cw as f64 * 0.8).min(px * 16.0), px * 1.7);
                 let at = ((cw - i64::from(size.w)) / 2, pill_y(i64::from(size.h)));
                 out.solid(
