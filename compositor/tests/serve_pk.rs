@@ -10,11 +10,9 @@
 mod sei_support;
 mod whip_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use compositor_devkit::process::ChildGuard as Guard;
 use whip_support::{PublishSpec, Publisher, VideoCodec, local_ip};
 
 const BIN: &str = env!("CARGO_BIN_EXE_compositor");
@@ -82,22 +80,17 @@ fn ctl_drives_a_battle_with_whip_hosts_into_the_recording() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let ip = local_ip();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--grpc-bind", "127.0.0.1:0", "--http-bind"])
-        .arg(format!("{ip}:0"))
-        .args(["--token", TOKEN])
-        .env("COMPOSITOR_WHIP_UDP_BIND", format!("{ip}:0"))
-        .env("COMPOSITOR_ADAPTER", "auto")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut guard = Guard(Some(child));
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addrs: serde_json::Value = serde_json::from_str(&line).expect("address line");
-    let grpc = addrs["grpc"].as_str().unwrap().to_owned();
+    let mut server = compositor_devkit::process::spawn_serve(
+        BIN,
+        &format!("{ip}:0"),
+        TOKEN,
+        &[
+            ("COMPOSITOR_WHIP_UDP_BIND", format!("{ip}:0")),
+            ("COMPOSITOR_ADAPTER", "auto".into()),
+        ],
+    )
+    .unwrap();
+    let grpc = server.grpc.clone();
 
     ctl(
         &grpc,
@@ -196,7 +189,7 @@ fn ctl_drives_a_battle_with_whip_hosts_into_the_recording() {
     ctl(&grpc, &["remove-output", "show", "rec"]);
     ctl(&grpc, &["delete-session", "show"]);
     drop(publishers);
-    guard.0.as_mut().unwrap().kill().ok();
+    server.guard.kill();
 
     // Per frame, its layout as the MP4 carries it.
     let frames: Vec<serde_json::Value> = sei_support::sei_of_mp4(&rec)

@@ -8,16 +8,14 @@
 
 mod whip_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use whip_support::{PublishSpec, Publisher, VideoCodec, close_rgb, local_ip};
 
 const BIN: &str = env!("CARGO_BIN_EXE_compositor");
 const TOKEN: &str = "serve-whip-test-token";
-
-use compositor_devkit::process::ChildGuard as Guard;
 
 fn ctl(grpc: &str, args: &[&str]) -> serde_json::Value {
     let out = Command::new(BIN)
@@ -58,23 +56,17 @@ fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
 #[test]
 fn a_host_published_over_whip_shows_in_the_served_composite_and_recording() {
     let ip = local_ip();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--grpc-bind", "127.0.0.1:0", "--http-bind"])
-        .arg(format!("{ip}:0"))
-        .args(["--token", TOKEN])
-        .env("COMPOSITOR_WHIP_UDP_BIND", format!("{ip}:0"))
-        .env("COMPOSITOR_ADAPTER", "auto")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut guard = Guard(Some(child));
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
-    let addrs: serde_json::Value = serde_json::from_str(&line).expect("address line");
-    let grpc = addrs["grpc"].as_str().unwrap().to_owned();
-    let http = addrs["http"].as_str().unwrap().to_owned();
+    let mut server = compositor_devkit::process::spawn_serve(
+        BIN,
+        &format!("{ip}:0"),
+        TOKEN,
+        &[
+            ("COMPOSITOR_WHIP_UDP_BIND", format!("{ip}:0")),
+            ("COMPOSITOR_ADAPTER", "auto".into()),
+        ],
+    )
+    .unwrap();
+    let (grpc, http) = (server.grpc.clone(), server.http.clone());
 
     ctl(
         &grpc,
@@ -146,7 +138,7 @@ fn a_host_published_over_whip_shows_in_the_served_composite_and_recording() {
 
     drop(publisher);
     // SIGTERM: the recording is finalised and decodes.
-    let child = guard.0.as_mut().unwrap();
+    let child = server.guard.0.as_mut().unwrap();
     let st = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -164,7 +156,7 @@ fn a_host_published_over_whip_shows_in_the_served_composite_and_recording() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
-    guard.0 = None;
+    server.guard.0 = None;
     let probe = Command::new("ffprobe")
         .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
         .args([

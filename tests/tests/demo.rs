@@ -2,9 +2,9 @@
 //! binary (see `e2e_tests::compositor_bin` for how it is found and kept up to date) and read
 //! every file it writes back with `ffprobe`, `ffmpeg` and the `image` crate.
 //!
-//! - `demo_writes_playable_mp4`: the default 20 s run gives a playable MP4 and FLV (H.264 +
-//!   AAC, right size, rate and length), three real PNG snapshots, and frames whose content is
-//!   the PK battle (red host left, blue host right).
+//! - `demo_writes_playable_mp4`: the default 40 s run gives a playable MP4, FLV and HLS
+//!   (H.264 and AAC, right size, rate and length), a real PNG snapshot per phase of the
+//!   battle, and frames whose content is the PK battle (red host left, blue host right).
 //! - `demo_options_are_honoured`: `--duration`, `--size` and `--fps` reach the output file.
 //! - `bad_arguments_fail_cleanly`: invalid flags exit non-zero quickly with a one-line
 //!   `error:` naming the problem, never a panic.
@@ -87,7 +87,7 @@ fn check_snapshot(path: &Path) -> image::RgbImage {
 fn demo_writes_playable_mp4() {
     let out = TempOut::new("demo-default");
     let out_arg = out.path().to_str().unwrap();
-    // The README's command, with every default: 20 s, 1280x720, 30 fps, encoder auto.
+    // The README's command, with every default: 40 s, 1280x720, 30 fps, encoder auto.
     let run = run_compositor(&["demo", "--out", out_arg], DEMO_LIMIT);
     eprintln!("demo (defaults) took {:.1} s", run.elapsed.as_secs_f64());
     assert!(
@@ -110,7 +110,7 @@ fn demo_writes_playable_mp4() {
         run.stdout
     );
 
-    // MP4: H.264 1280x720 @ 30/1 + AAC 48 kHz stereo, 20 ± 0.5 s, 600 ± 2 decodable frames.
+    // MP4: H.264 1280x720 @ 30/1 + AAC 48 kHz stereo, 40 ± 0.5 s, 1200 ± 2 decodable frames.
     let probe = ffprobe_json(&mp4);
     assert_video(&probe, "mp4", 1280, 720, "30/1");
     assert_audio(&probe, "mp4");
@@ -118,13 +118,13 @@ fn demo_writes_playable_mp4() {
     assert_eq!(streams.len(), 2, "mp4: want exactly video + audio");
     let dur = format_duration(&probe);
     assert!(
-        (dur - 20.0).abs() <= 0.5,
-        "mp4 duration {dur} s, want 20 ± 0.5"
+        (dur - 40.0).abs() <= 0.5,
+        "mp4 duration {dur} s, want 40 ± 0.5"
     );
     let frames = count_decoded_frames(&mp4);
     assert!(
-        frames.abs_diff(600) <= 2,
-        "mp4 decodes to {frames} frames, want 600 ± 2"
+        frames.abs_diff(1200) <= 2,
+        "mp4 decodes to {frames} frames, want 1200 ± 2"
     );
 
     // FLV: the same streams (flvmux may add a metadata stream; it is not checked).
@@ -133,14 +133,23 @@ fn demo_writes_playable_mp4() {
     assert_audio(&probe, "flv");
     let dur = format_duration(&probe);
     assert!(
-        (dur - 20.0).abs() <= 0.5,
-        "flv duration {dur} s, want 20 ± 0.5"
+        (dur - 40.0).abs() <= 0.5,
+        "flv duration {dur} s, want 40 ± 0.5"
     );
+    // HLS: a playlist of segments that ffprobe reads as the same streams.
+    let playlist = out.join("hls").join("playlist.m3u8");
+    let text = std::fs::read_to_string(&playlist).unwrap();
+    assert!(text.matches(".ts").count() >= 10, "{text}");
+    let probe = ffprobe_json(&playlist);
+    assert_video(&probe, "hls", 1280, 720, "30/1");
 
-    // Snapshots: real pictures of the three phases.
-    let pk = check_snapshot(&out.join("snapshot-pk.png"));
-    let _transition = check_snapshot(&out.join("snapshot-transition.png"));
-    let pip = check_snapshot(&out.join("snapshot-pip.png"));
+    // Snapshots: real pictures of each phase of the battle.
+    for name in ["intro", "last-seconds", "result", "punishment"] {
+        check_snapshot(&out.join(format!("snapshot-{name}.png")));
+    }
+    let cohost = check_snapshot(&out.join("snapshot-cohost.png"));
+    let pk = check_snapshot(&out.join("snapshot-battle.png"));
+    let after = check_snapshot(&out.join("snapshot-after.png"));
     let (w, _) = pk.dimensions();
     // PK: host A (red) on the left, host B (blue) on the right, below the score bar.
     let left = mean_rgb(pk.as_raw(), w, (40, 600), (100, 700));
@@ -150,24 +159,32 @@ fn demo_writes_playable_mp4() {
         bluish(right),
         "pk snapshot right half {right:?} is not blue"
     );
-    // PiP: host A full frame, host B inset bottom-right (30 % wide, 32 px margin).
-    let main = mean_rgb(pip.as_raw(), w, (40, 500), (40, 400));
-    let inset = mean_rgb(pip.as_raw(), w, (880, 1230), (490, 670));
-    assert!(reddish(main), "pip snapshot main area {main:?} is not red");
-    assert!(bluish(inset), "pip snapshot inset {inset:?} is not blue");
+    // Co-hosting before and after: two 16:9 tiles side by side, centred vertically.
+    for (img, what) in [(&cohost, "cohost"), (&after, "after")] {
+        let left = mean_rgb(img.as_raw(), w, (40, 600), (250, 450));
+        let right = mean_rgb(img.as_raw(), w, (680, 1240), (250, 450));
+        assert!(
+            reddish(left),
+            "{what} snapshot left tile {left:?} is not red"
+        );
+        assert!(
+            bluish(right),
+            "{what} snapshot right tile {right:?} is not blue"
+        );
+    }
 
-    // The encoded video itself (not only the snapshots) shows the PK battle at t = 5 s.
-    let rgb = decode_frame_rgb(&mp4, 5.0);
+    // The encoded video itself (not only the snapshots) shows the PK battle at t = 12 s.
+    let rgb = decode_frame_rgb(&mp4, 12.0);
     assert_eq!(rgb.len(), 1280 * 720 * 3, "decoded frame size");
     let left = mean_rgb(&rgb, 1280, (0, 640), (80, 720));
     let right = mean_rgb(&rgb, 1280, (640, 1280), (80, 720));
     assert!(
         reddish(left),
-        "mp4 frame at 5 s: left half {left:?} is not red"
+        "mp4 frame at 12 s: left half {left:?} is not red"
     );
     assert!(
         bluish(right),
-        "mp4 frame at 5 s: right half {right:?} is not blue"
+        "mp4 frame at 12 s: right half {right:?} is not blue"
     );
 }
 
@@ -180,7 +197,7 @@ fn demo_options_are_honoured() {
             "--out",
             out.path().to_str().unwrap(),
             "--duration",
-            "3",
+            "20",
             "--size",
             "640x360",
             "--fps",
@@ -189,7 +206,7 @@ fn demo_options_are_honoured() {
         DEMO_LIMIT,
     );
     eprintln!(
-        "demo (3 s, 640x360, 25 fps) took {:.1} s",
+        "demo (20 s, 640x360, 25 fps) took {:.1} s",
         run.elapsed.as_secs_f64()
     );
     assert!(
@@ -204,18 +221,22 @@ fn demo_options_are_honoured() {
     assert_audio(&probe, "mp4");
     let dur = format_duration(&probe);
     assert!(
-        (dur - 3.0).abs() <= 0.2,
-        "mp4 duration {dur} s, want 3 ± 0.2"
+        (dur - 20.0).abs() <= 0.2,
+        "mp4 duration {dur} s, want 20 ± 0.2"
     );
     let frames = count_decoded_frames(&mp4);
     assert!(
-        frames.abs_diff(75) <= 2,
-        "mp4 decodes to {frames} frames, want 75 ± 2"
+        frames.abs_diff(500) <= 2,
+        "mp4 decodes to {frames} frames, want 500 ± 2"
     );
     for png in [
-        "snapshot-pk.png",
-        "snapshot-transition.png",
-        "snapshot-pip.png",
+        "snapshot-cohost.png",
+        "snapshot-intro.png",
+        "snapshot-battle.png",
+        "snapshot-last-seconds.png",
+        "snapshot-result.png",
+        "snapshot-punishment.png",
+        "snapshot-after.png",
     ] {
         let (w, h) = image::image_dimensions(out.join(png)).unwrap();
         assert_eq!((w, h), (640, 360), "{png}");

@@ -57,3 +57,61 @@ impl Drop for ChildGuard {
         self.kill();
     }
 }
+
+/// A `compositor serve` started by a test on ephemeral ports: its guard and the addresses it
+/// printed on its first stdout line (`{"grpc":"…","http":"…"}`).
+#[derive(Debug)]
+pub struct ServeChild {
+    /// Kills the server on drop.
+    pub guard: ChildGuard,
+    /// Bound gRPC address (host:port).
+    pub grpc: String,
+    /// Bound HTTP address (host:port).
+    pub http: String,
+}
+
+/// Starts `bin serve --grpc-bind 127.0.0.1:0 --http-bind {http_bind} --token {token}` with
+/// `envs`, stderr discarded, and reads the bound addresses.
+pub fn spawn_serve(
+    bin: &str,
+    http_bind: &str,
+    token: &str,
+    envs: &[(&str, String)],
+) -> anyhow::Result<ServeChild> {
+    use std::io::BufRead as _;
+    let mut cmd = Command::new(bin);
+    cmd.args([
+        "serve",
+        "--grpc-bind",
+        "127.0.0.1:0",
+        "--http-bind",
+        http_bind,
+    ])
+    .args(["--token", token])
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("serve: no stdout"))?;
+    let guard = ChildGuard::new(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut line)?;
+    let addrs: serde_json::Value = serde_json::from_str(&line)
+        .map_err(|e| anyhow::anyhow!("serve's address line {line:?}: {e}"))?;
+    let addr = |k: &str| {
+        addrs[k]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow::anyhow!("serve's address line lacks {k}: {line:?}"))
+    };
+    Ok(ServeChild {
+        grpc: addr("grpc")?,
+        http: addr("http")?,
+        guard,
+    })
+}

@@ -20,7 +20,7 @@ use gstreamer as gst;
 use gstreamer::prelude::*;
 use gstreamer_app as gst_app;
 
-use super::elements::{add_chain, link, make};
+use super::elements::{add_chain, hls_sink, link, make};
 use super::{OutputError, OutputTarget, SrtMode};
 
 /// A built (not yet playing) destination pipeline.
@@ -158,34 +158,15 @@ pub(crate) fn build(target: &OutputTarget, name: &str) -> Result<DestPipeline, O
             segment_secs,
             playlist_len,
         } => {
-            let sink = make("hlssink2", None)?;
-            sink.set_property(
-                "location",
-                dir.join("segment%05d.ts").to_string_lossy().to_string(),
-            );
-            sink.set_property(
-                "playlist-location",
-                dir.join("playlist.m3u8").to_string_lossy().to_string(),
-            );
-            sink.set_property("target-duration", segment_secs.ceil().max(1.0) as u32);
-            sink.set_property("playlist-length", *playlist_len);
-            sink.set_property("max-files", playlist_len.saturating_add(2));
-            pipeline
-                .add(&sink)
-                .map_err(|e| OutputError::Setup(e.to_string()))?;
-            let vpad = sink
-                .request_pad_simple("video")
-                .ok_or_else(|| OutputError::Setup("hlssink2: no video pad".into()))?;
-            let apad = sink
-                .request_pad_simple("audio")
-                .ok_or_else(|| OutputError::Setup("hlssink2: no audio pad".into()))?;
-            for (from, pad) in [(vlast, vpad), (alast, apad)] {
-                let src = from
-                    .static_pad("src")
-                    .ok_or_else(|| OutputError::Setup("no src pad".into()))?;
-                src.link(&pad)
-                    .map_err(|e| OutputError::Setup(format!("hlssink2 link: {e:?}")))?;
-            }
+            hls_sink(
+                &pipeline,
+                dir,
+                segment_secs.ceil().max(1.0) as u32,
+                *playlist_len,
+                playlist_len.saturating_add(2),
+                vlast,
+                alast,
+            )?;
         }
         OutputTarget::Mp4 { path } => {
             let mux = make("mp4mux", None)?;

@@ -266,3 +266,43 @@ pub(crate) fn push_pooled_frame(
         .map_err(|e| OutputError::Flow(format!("video: {e:?}")))?;
     Ok(())
 }
+
+/// An `hlssink2` writing `dir/segment%05d.ts` and `dir/playlist.m3u8`, added to `pipeline`,
+/// with `video` and `audio` linked to its request pads. `playlist_len` 0 keeps every segment
+/// (a VOD playlist); otherwise `max_files` segments stay on disk.
+pub(crate) fn hls_sink(
+    pipeline: &gst::Pipeline,
+    dir: &std::path::Path,
+    target_secs: u32,
+    playlist_len: u32,
+    max_files: u32,
+    video: &gst::Element,
+    audio: &gst::Element,
+) -> Result<gst::Element, OutputError> {
+    let sink = make("hlssink2", None)?;
+    sink.set_property(
+        "location",
+        dir.join("segment%05d.ts").to_string_lossy().to_string(),
+    );
+    sink.set_property(
+        "playlist-location",
+        dir.join("playlist.m3u8").to_string_lossy().to_string(),
+    );
+    sink.set_property("target-duration", target_secs.max(1));
+    sink.set_property("playlist-length", playlist_len);
+    sink.set_property("max-files", max_files);
+    pipeline
+        .add(&sink)
+        .map_err(|e| OutputError::Setup(e.to_string()))?;
+    for (from, name) in [(video, "video"), (audio, "audio")] {
+        let pad = sink
+            .request_pad_simple(name)
+            .ok_or_else(|| OutputError::Setup(format!("hlssink2: no {name} pad")))?;
+        let src = from
+            .static_pad("src")
+            .ok_or_else(|| OutputError::Setup("no src pad".into()))?;
+        src.link(&pad)
+            .map_err(|e| OutputError::Setup(format!("hlssink2 link: {e:?}")))?;
+    }
+    Ok(sink)
+}

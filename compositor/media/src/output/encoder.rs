@@ -23,7 +23,7 @@ use gstreamer_app as gst_app;
 use tracing::{info, warn};
 
 use super::elements::{
-    AudioCodec, add_chain, audio_encode_chain, clock_time, frame_pool, link, make,
+    AudioCodec, add_chain, audio_encode_chain, clock_time, frame_pool, hls_sink, link, make,
     push_pooled_frame, raw_sources, video_encode_chain,
 };
 use super::sei::SeiTagger;
@@ -151,41 +151,17 @@ impl GstEncoder {
         if let Some(dir) = &files.hls {
             std::fs::create_dir_all(dir)
                 .map_err(|e| OutputError::Setup(format!("hls dir {}: {e}", dir.display())))?;
-            let sink = make("hlssink2", None)?;
-            sink.set_property(
-                "location",
-                dir.join("segment%05d.ts").to_string_lossy().to_string(),
-            );
-            sink.set_property(
-                "playlist-location",
-                dir.join("playlist.m3u8").to_string_lossy().to_string(),
-            );
-            sink.set_property("target-duration", 2u32);
-            // A file job keeps every segment (a VOD playlist).
-            sink.set_property("playlist-length", 0u32);
-            sink.set_property("max-files", 0u32);
             let qv = make("queue", None)?;
             let parse = make("h264parse", None)?;
             let qa = make("queue", None)?;
             pipeline
-                .add_many([&sink, &qv, &parse, &qa])
+                .add_many([&qv, &parse, &qa])
                 .map_err(|e| OutputError::Setup(e.to_string()))?;
             link(&vtee, &qv)?;
             link(&qv, &parse)?;
             link(&atee, &qa)?;
-            let vpad = sink
-                .request_pad_simple("video")
-                .ok_or_else(|| OutputError::Setup("hlssink2: no video pad".into()))?;
-            let apad = sink
-                .request_pad_simple("audio")
-                .ok_or_else(|| OutputError::Setup("hlssink2: no audio pad".into()))?;
-            for (from, pad) in [(&parse, vpad), (&qa, apad)] {
-                let src = from
-                    .static_pad("src")
-                    .ok_or_else(|| OutputError::Setup("no src pad".into()))?;
-                src.link(&pad)
-                    .map_err(|e| OutputError::Setup(format!("hlssink2 link: {e:?}")))?;
-            }
+            // A file job keeps every segment (a VOD playlist).
+            hls_sink(&pipeline, dir, 2, 0, 0, &parse, &qa)?;
         }
         pipeline
             .set_state(gst::State::Playing)
