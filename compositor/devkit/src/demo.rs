@@ -293,7 +293,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
             out_dir.join("snapshot-intro.png"),
         ),
         (
-            timeline.battle_at() + timeline.battle * 2 / 5,
+            timeline.battle_at() + timeline.battle * 9 / 20,
             out_dir.join("snapshot-battle.png"),
         ),
         (
