@@ -304,7 +304,8 @@ pub struct AddOutputArgs {
     pub audio_kbps: u32,
 }
 
-fn list(s: &str) -> Vec<String> {
+/// Comma-separated ids, trimmed, empty ones dropped.
+pub(crate) fn list(s: &str) -> Vec<String> {
     s.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())

@@ -6,6 +6,8 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use proto::v1 as pb;
 
+use crate::ctl::list;
+
 /// `ctl pk` subcommands.
 #[derive(Subcommand, Debug, Clone)]
 pub enum PkCmd {
@@ -98,12 +100,7 @@ pub enum PkCall {
 
 fn team(s: &str) -> pb::PkTeam {
     pb::PkTeam {
-        input_ids: s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        input_ids: list(s),
         color: None,
     }
 }
@@ -171,12 +168,10 @@ pub fn request(cmd: PkCmd) -> anyhow::Result<PkCall> {
         } => PkCall::Supporters(pb::SetPkSupportersRequest {
             session_id: session,
             team,
-            supporters: list
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
+            supporters: crate::ctl::list(&list)
+                .iter()
                 .map(|s| {
-                    let (name, avatar) = s.split_once(':').unwrap_or((s, ""));
+                    let (name, avatar) = s.split_once(':').unwrap_or((s.as_str(), ""));
                     pb::PkSupporter {
                         name: name.to_owned(),
                         avatar_image_id: avatar.to_owned(),
@@ -206,14 +201,6 @@ pub struct MixerArgs {
     pub duck_off: bool,
 }
 
-fn ids(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
 /// The request of `ctl mixer`.
 pub fn mixer_request(a: MixerArgs) -> anyhow::Result<pb::SetMixerRequest> {
     let ducking = match &a.duck {
@@ -239,8 +226,8 @@ pub fn mixer_request(a: MixerArgs) -> anyhow::Result<pb::SetMixerRequest> {
     };
     Ok(pb::SetMixerRequest {
         session_id: a.session,
-        solo_input_ids: ids(&a.solo),
-        unsolo_input_ids: ids(&a.unsolo),
+        solo_input_ids: list(&a.solo),
+        unsolo_input_ids: list(&a.unsolo),
         ducking,
         ducking_off: a.duck_off,
     })

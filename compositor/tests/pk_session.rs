@@ -13,6 +13,7 @@ use compositor_core::frame::{ColorMatrix, I420Frame};
 use compositor_core::render::ComposeChoice;
 use compositor_core::session::{ClockMode, Command, SessionConfig, SessionEvent};
 use compositor_core::sink::{OutputError, OutputSink, SinkStats};
+use compositor_devkit::ocr::{bar_seam_x, ocr_line, white_ink};
 use compositor_devkit::synthetic::SyntheticHost;
 use compositor_render::gpu::{AdapterChoice, GpuContext};
 use layouts::pk::{PkSpec, PkTeam, ScoreChange};
@@ -46,7 +47,7 @@ impl OutputSink for KeepSink {
         pts: Duration,
         _d: Duration,
     ) -> Result<(), OutputError> {
-        let mut k = self.out.lock().unwrap();
+        let mut k = self.out.lock().unwrap_or_else(|e| e.into_inner());
         if self.at.contains(&pts) {
             k.frames.push((pts, f.clone()));
         }
@@ -81,41 +82,6 @@ fn grid() -> Scene {
 
 fn rgb(f: &I420Frame) -> image::RgbImage {
     image::RgbImage::from_raw(W, H, f.to_rgb(ColorMatrix::for_height(H))).unwrap()
-}
-
-/// The x of the white seam between the bar's colours on row `y`.
-fn seam_x(img: &image::RgbImage, y: u32) -> Option<u32> {
-    let xs: Vec<u32> = (8..W - 8)
-        .filter(|&x| {
-            let p = img.get_pixel(x, y).0;
-            p[0] > 210 && p[1] > 210 && p[2] > 210
-        })
-        .collect();
-    Some((xs.first()? + xs.last()?) / 2)
-}
-
-/// Runs tesseract on `img` (scaled up 3×), returns what it read.
-fn ocr(img: &image::RgbImage, lang: &str, dir: &std::path::Path, name: &str) -> String {
-    let big = image::imageops::resize(
-        img,
-        img.width() * 3,
-        img.height() * 3,
-        image::imageops::FilterType::CatmullRom,
-    );
-    let path = dir.join(format!("{name}.png"));
-    big.save(&path).unwrap();
-    let out = std::process::Command::new("tesseract")
-        .arg(&path)
-        .arg("stdout")
-        .args(["--psm", "7", "-l", lang])
-        .output()
-        .expect("tesseract (scripts/setup.sh installs tesseract-ocr and tesseract-ocr-chi-sim)");
-    assert!(
-        out.status.success(),
-        "tesseract: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 #[test]
@@ -244,7 +210,7 @@ fn a_match_plays_on_the_output_clock_and_reads_back() {
     );
     assert_eq!(stats.pk.phase, "idle");
 
-    let kept = std::mem::take(&mut *out.lock().unwrap());
+    let kept = std::mem::take(&mut *out.lock().unwrap_or_else(|e| e.into_inner()));
     let frame = |t: u64| {
         rgb(&kept
             .frames
@@ -264,7 +230,7 @@ fn a_match_plays_on_the_output_clock_and_reads_back() {
     // Bar split = score share: 300 / 400 of the width (±1 %), on a row below the digits.
     let battle = frame(5000);
     let bar_h = 28; // round_even(0.08 × 360)
-    let seam = seam_x(&battle, bar_h - 3).expect("a seam in the bar");
+    let seam = bar_seam_x(&battle, bar_h - 3).expect("a seam in the bar");
     let expect = 0.75 * f64::from(W);
     assert!(
         (f64::from(seam) - expect).abs() <= 0.01 * f64::from(W),
@@ -300,15 +266,12 @@ fn a_match_plays_on_the_output_clock_and_reads_back() {
 
     // OCR: the countdown at 5.0 s is 00:02 (2 s left); it sits centred under the bar.
     let pill = image::imageops::crop_imm(&battle, W / 2 - 60, bar_h, 120, 40).to_image();
-    let read = ocr(&pill, "eng", &dir, "countdown");
+    let read = ocr_line(&pill, "eng", &dir.join("countdown.png")).unwrap();
     assert!(read.contains("00:02"), "tesseract read {read:?}");
     // The CJK name on host a's tag (bottom left of its tile in the PK layout): white text,
     // binarized to black on white as OCR engines prefer.
     let mut tag = image::imageops::crop_imm(&battle, 16, H - 44, 150, 44).to_image();
-    for p in tag.pixels_mut() {
-        let ink = p.0.iter().all(|&c| c > 200);
-        p.0 = if ink { [0, 0, 0] } else { [255, 255, 255] };
-    }
-    let read = ocr(&tag, "chi_sim", &dir, "name");
+    white_ink(&mut tag);
+    let read = ocr_line(&tag, "chi_sim", &dir.join("name.png")).unwrap();
     assert!(read.contains("小美"), "tesseract read {read:?}");
 }

@@ -13,6 +13,7 @@ mod whip_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use compositor_devkit::ocr::{bar_seam_x, ocr_line, white_ink};
 use whip_support::{PublishSpec, Publisher, VideoCodec, local_ip};
 
 const BIN: &str = env!("CARGO_BIN_EXE_compositor");
@@ -20,17 +21,7 @@ const TOKEN: &str = "serve-pk-test-token";
 const FPS: u64 = 15;
 
 fn ctl(grpc: &str, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .args(["ctl", "--addr", &format!("http://{grpc}"), "--token", TOKEN])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap_or(serde_json::Value::Null)
+    compositor_devkit::process::ctl_json(BIN, grpc, TOKEN, args).unwrap()
 }
 
 fn media_ms(grpc: &str) -> u64 {
@@ -55,23 +46,6 @@ fn decode_frame(mp4: &std::path::Path, n: usize, dir: &std::path::Path) -> image
         String::from_utf8_lossy(&out.stderr)
     );
     image::open(&png).unwrap().to_rgb8()
-}
-
-fn ocr(img: &image::RgbImage, lang: &str, path: &std::path::Path) -> String {
-    let big = image::imageops::resize(
-        img,
-        img.width() * 3,
-        img.height() * 3,
-        image::imageops::FilterType::CatmullRom,
-    );
-    big.save(path).unwrap();
-    let out = Command::new("tesseract")
-        .arg(path)
-        .arg("stdout")
-        .args(["--psm", "7", "-l", lang])
-        .output()
-        .expect("tesseract (scripts/setup.sh installs it)");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 #[test]
@@ -241,24 +215,17 @@ fn ctl_drives_a_battle_with_whip_hosts_into_the_recording() {
     let img = decode_frame(&rec, idx, &dir);
     let bar_h = 28;
     let pill = image::imageops::crop_imm(&img, 320 - 60, bar_h, 120, 40).to_image();
-    let read = ocr(&pill, "eng", &dir.join("countdown.png"));
+    let read = ocr_line(&pill, "eng", &dir.join("countdown.png")).unwrap();
     assert!(
         read.contains("00:03"),
         "frame {idx} ({f}): tesseract read {read:?}"
     );
     let mut tag = image::imageops::crop_imm(&img, 16, 360 - 44, 150, 44).to_image();
-    for p in tag.pixels_mut() {
-        let ink = p.0.iter().all(|&c| c > 200);
-        p.0 = if ink { [0, 0, 0] } else { [255, 255, 255] };
-    }
-    let read = ocr(&tag, "chi_sim", &dir.join("name.png"));
+    white_ink(&mut tag);
+    let read = ocr_line(&tag, "chi_sim", &dir.join("name.png")).unwrap();
     assert!(read.contains("小美"), "tesseract read {read:?}");
     // The bar's split matches 300 : 100 (±1 % of 640 px) on the recorded frame.
-    let row = bar_h - 3;
-    let xs: Vec<u32> = (8..632)
-        .filter(|&x| img.get_pixel(x, row).0.iter().all(|&c| c > 200))
-        .collect();
-    let seam = (xs[0] + xs[xs.len() - 1]) / 2;
+    let seam = bar_seam_x(&img, bar_h - 3).expect("a seam in the bar");
     assert!(
         (f64::from(seam) - 480.0).abs() <= 6.4,
         "seam at {seam}, expected 480"

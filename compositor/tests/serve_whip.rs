@@ -18,18 +18,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_compositor");
 const TOKEN: &str = "serve-whip-test-token";
 
 fn ctl(grpc: &str, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(BIN)
-        .args(["ctl", "--addr", &format!("http://{grpc}"), "--token", TOKEN])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "ctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
+    compositor_devkit::process::ctl_json(BIN, grpc, TOKEN, args).unwrap()
 }
 
 fn http_get(addr: &str, path: &str) -> String {

@@ -115,3 +115,24 @@ pub fn spawn_serve(
         guard,
     })
 }
+
+/// Runs `bin ctl --addr http://{grpc} --token {token} {args}` and parses its JSON reply
+/// (Null for a reply that is not JSON); an error carries ctl's stderr.
+pub fn ctl_json(
+    bin: &str,
+    grpc: &str,
+    token: &str,
+    args: &[&str],
+) -> anyhow::Result<serde_json::Value> {
+    let out = Command::new(bin)
+        .args(["ctl", "--addr", &format!("http://{grpc}"), "--token", token])
+        .args(args)
+        .output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "ctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_str(&String::from_utf8_lossy(&out.stdout))
+        .unwrap_or(serde_json::Value::Null))
+}

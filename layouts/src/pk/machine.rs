@@ -577,10 +577,13 @@ impl PkMatch {
         let Some(run) = self.run.as_mut() else {
             return;
         };
+        // The phase last announced: a zero-length phase (intro_ms = 0) is crossed at once
+        // and not announced, so the next event reads from the one before it.
+        let mut announced = run.phase;
         loop {
             let from = run.phase;
-            let next_at = run.next_boundary(from);
-            if now < next_at {
+            let at = run.next_boundary(from);
+            if now < at {
                 break;
             }
             let to = match from {
@@ -594,21 +597,16 @@ impl PkMatch {
                 PkPhase::Result | PkPhase::Punishment => PkPhase::Idle,
             };
             run.phase = to;
-            let at = next_at;
-            // A zero-length intro (intro_ms = 0) is crossed at once and not announced.
-            if to == PkPhase::Intro && run.battle_at == run.intro_at {
+            if to != PkPhase::Idle && run.next_boundary(to) == at {
                 continue;
             }
             events.push(PkEvent::PhaseChanged {
-                from: if from == PkPhase::Intro && run.battle_at == run.intro_at {
-                    PkPhase::Idle
-                } else {
-                    from
-                },
+                from: announced,
                 to,
                 at,
                 outcome: (to == PkPhase::Result).then_some(run.outcome).flatten(),
             });
+            announced = to;
             if to == PkPhase::Idle {
                 self.run = None;
                 return;

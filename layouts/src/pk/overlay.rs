@@ -25,67 +25,39 @@ use crate::geometry::{Rect, Rgba};
 use crate::pk::machine::{PkOutcome, PkPhase, PkView};
 use crate::text::{TextAlign, TextBox, TextStyle};
 
-/// Colours and font of the PK overlay (a session's theme). Defaults: red vs blue.
+/// Colours and font of the PK overlay (a session's theme). Defaults: red vs blue; a field
+/// left out of a serialized theme takes its default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PkTheme {
     /// Left team's bar colour (when the team sets none).
-    #[serde(default = "left")]
     pub left: Rgba,
     /// Right team's bar colour.
-    #[serde(default = "right")]
     pub right: Rgba,
     /// Text colour.
-    #[serde(default = "white")]
     pub text: Rgba,
     /// Countdown colour in the last 10 s.
-    #[serde(default = "warn")]
     pub warn: Rgba,
     /// WIN colour.
-    #[serde(default = "win")]
     pub win: Rgba,
     /// LOSE colour.
-    #[serde(default = "lose")]
     pub lose: Rgba,
     /// Pill behind the countdown and the banner.
-    #[serde(default = "pill")]
     pub pill: Rgba,
     /// Preferred font family (the fallback chain covers CJK and emoji).
-    #[serde(default)]
     pub family: Option<String>,
-}
-
-fn left() -> Rgba {
-    Rgba::new(240, 62, 98, 255)
-}
-fn right() -> Rgba {
-    Rgba::new(48, 122, 246, 255)
-}
-fn white() -> Rgba {
-    Rgba::new(255, 255, 255, 255)
-}
-fn warn() -> Rgba {
-    Rgba::new(255, 52, 52, 255)
-}
-fn win() -> Rgba {
-    Rgba::new(255, 204, 40, 255)
-}
-fn lose() -> Rgba {
-    Rgba::new(190, 190, 200, 255)
-}
-fn pill() -> Rgba {
-    Rgba::new(0, 0, 0, 150)
 }
 
 impl Default for PkTheme {
     fn default() -> Self {
         Self {
-            left: left(),
-            right: right(),
-            text: white(),
-            warn: warn(),
-            win: win(),
-            lose: lose(),
-            pill: pill(),
+            left: Rgba::new(240, 62, 98, 255),
+            right: Rgba::new(48, 122, 246, 255),
+            text: Rgba::new(255, 255, 255, 255),
+            warn: Rgba::new(255, 52, 52, 255),
+            win: Rgba::new(255, 204, 40, 255),
+            lose: Rgba::new(190, 190, 200, 255),
+            pill: Rgba::new(0, 0, 0, 150),
             family: None,
         }
     }

@@ -30,8 +30,11 @@ use crate::render::{FrameRenderer, ImageAsset};
 pub struct PkStats {
     /// Phase name (`idle`, `intro`, `battle`, `result`, `punishment`).
     pub phase: String,
-    /// Time left in the phase, ms.
+    /// Time left in the phase, ms (worked out from `ends_at` when the stats are read).
     pub left_ms: u64,
+    /// Output time the phase ends (published on changes only, not per frame).
+    #[serde(skip)]
+    pub ends_at: Duration,
     /// Team totals (left, right).
     pub scores: [u64; 2],
     /// Per-host scores.
@@ -92,6 +95,9 @@ impl Graphics {
         }
         self.events.clear();
         self.pk.advance(now, &mut self.events);
+        if self.events.is_empty() {
+            return false;
+        }
         let mut ended = false;
         for ev in self.events.drain(..) {
             if let PkEvent::PhaseChanged {
@@ -114,30 +120,24 @@ impl Graphics {
         ended
     }
 
-    /// Refreshes the match figures in the stats (no allocation unless the hosts changed).
+    /// Refreshes the match figures in the stats. Called when the phase or a score changes,
+    /// not per frame: the time left is derived from `ends_at` when the stats are read.
     pub(super) fn publish(&self, now: Duration, stats: &SharedStats) {
-        let mut g = stats.pk.lock().unwrap_or_else(|e| e.into_inner());
-        match self.pk.view(now) {
-            None => {
-                if g.phase != "idle" {
-                    *g = PkStats {
-                        phase: "idle".to_owned(),
-                        ..PkStats::default()
-                    };
-                }
-            }
-            Some(v) => {
-                if g.phase != v.phase.name() {
-                    g.phase = v.phase.name().to_owned();
-                }
-                g.left_ms = v.left_in_phase.as_millis() as u64;
-                if g.scores != v.scores || g.hosts.is_empty() {
-                    g.hosts = self.pk.host_scores();
-                }
-                g.scores = v.scores;
-                g.outcome = v.outcome.map(|o| outcome_word(o).to_owned());
-            }
-        }
+        let next = match self.pk.view(now) {
+            None => PkStats {
+                phase: "idle".to_owned(),
+                ..PkStats::default()
+            },
+            Some(v) => PkStats {
+                phase: v.phase.name().to_owned(),
+                left_ms: 0,
+                ends_at: now + v.left_in_phase,
+                scores: v.scores,
+                hosts: self.pk.host_scores(),
+                outcome: v.outcome.map(|o| outcome_word(o).to_owned()),
+            },
+        };
+        *stats.pk.lock().unwrap_or_else(|e| e.into_inner()) = next;
     }
 
     /// Appends name tags and the PK overlay to `plan` and puts their texts in the image

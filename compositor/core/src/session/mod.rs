@@ -344,13 +344,17 @@ impl SessionHandle {
             text_rasters: s.text_rasters.load(Ordering::Relaxed),
             pk: {
                 let g = s.pk.lock().unwrap_or_else(|e| e.into_inner());
-                if g.phase.is_empty() {
+                if g.phase.is_empty() || g.phase == "idle" {
                     PkStats {
                         phase: "idle".to_owned(),
                         ..PkStats::default()
                     }
                 } else {
-                    g.clone()
+                    let media = Duration::from_nanos(s.media_ns.load(Ordering::Relaxed));
+                    PkStats {
+                        left_ms: g.ends_at.saturating_sub(media).as_millis() as u64,
+                        ..g.clone()
+                    }
                 }
             },
         }
