@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use proto::v1 as pb;
+
+use crate::ctl_args::list;
 use proto::v1::compositor_client::CompositorClient;
 use tokio_stream::StreamExt as _;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
@@ -302,15 +304,6 @@ pub struct AddOutputArgs {
     /// AAC kbit/s (0 = default).
     #[arg(long, default_value_t = 0)]
     pub audio_kbps: u32,
-}
-
-/// Comma-separated ids, trimmed, empty ones dropped.
-pub(crate) fn list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
 
 fn rgb(s: &str) -> anyhow::Result<pb::Color> {

@@ -6,7 +6,7 @@ use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use proto::v1 as pb;
 
-use crate::ctl::list;
+use crate::ctl_args::list;
 
 /// `ctl pk` subcommands.
 #[derive(Subcommand, Debug, Clone)]
@@ -168,7 +168,7 @@ pub fn request(cmd: PkCmd) -> anyhow::Result<PkCall> {
         } => PkCall::Supporters(pb::SetPkSupportersRequest {
             session_id: session,
             team,
-            supporters: crate::ctl::list(&list)
+            supporters: crate::ctl_args::list(&list)
                 .iter()
                 .map(|s| {
                     let (name, avatar) = s.split_once(':').unwrap_or((s.as_str(), ""));

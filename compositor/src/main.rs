@@ -22,6 +22,7 @@ use layouts::Size;
 use serve_config::FlagOverrides;
 
 mod ctl;
+mod ctl_args;
 mod ctl_pk;
 mod gpu_env;
 mod serve_config;
